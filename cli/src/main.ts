@@ -1,0 +1,105 @@
+import yargs from 'yargs';
+import { TenantsConfigError, createLogger, loadTenantsFile } from '@switchyard/shared';
+import { OPTIONS, checkOptions, toConfig, type CliConfig } from './options.js';
+import { startServer, type Role } from './server.js';
+
+const ROLES: Record<Role, string> = {
+  dev: 'Run gateway + control API + embedded engine in one process on one port (no broker needed)',
+  gateway: 'Run a gateway node of a cluster (needs --nats)',
+  'control-api': 'Run a control-API replica of a cluster (needs --nats)',
+};
+
+/** The `switchyard` command. Resolves with the exit code once the server has stopped (or failed to start). */
+export async function main(argv: string[]): Promise<number> {
+  let role: Role | undefined;
+  let parsed: Record<string, unknown> | undefined;
+  let cli = yargs(argv)
+    .scriptName('switchyard')
+    .env('SWITCHYARD')
+    .options(OPTIONS as never)
+    .strictOptions()
+    .demandCommand(1, 'Name a command: dev, gateway or control-api')
+    .recommendCommands()
+    .epilogue('Every flag is also an environment variable: SWITCHYARD_<FLAG>, e.g. SWITCHYARD_MAX_PAYLOAD=65536. See docs/config.md.')
+    .help()
+    .version(false);
+  for (const [name, describe] of Object.entries(ROLES) as [Role, string][]) {
+    cli = cli.command(name, describe, {}, (a) => {
+      role = name;
+      parsed = a as Record<string, unknown>;
+    });
+  }
+  let failure: string | undefined;
+  cli = cli.fail((msg, err) => {
+    failure = msg ?? err?.message ?? 'invalid arguments';
+  });
+  await cli.parseAsync();
+  if (failure !== undefined) {
+    console.error(`switchyard: ${failure}\nRun 'switchyard --help' for the options.`);
+    return 2;
+  }
+  if (role === undefined || parsed === undefined) return 0; // --help
+  const problems = checkOptions(parsed);
+  if (problems.length > 0) {
+    console.error(`switchyard: invalid options:\n  ${problems.join('\n  ')}`);
+    return 2;
+  }
+  return run(role, toConfig(parsed));
+}
+
+async function run(role: Role, c: CliConfig): Promise<number> {
+  if (role !== 'dev') {
+    console.error(
+      `switchyard ${role}: cluster mode (NATS/JetStream) is not available in this version; ` +
+        `run 'switchyard dev' for a single node with the embedded engine.`,
+    );
+    return 2;
+  }
+  let tenants;
+  try {
+    tenants = loadTenantsFile(c.tenants);
+  } catch (err) {
+    console.error(`switchyard: ${err instanceof TenantsConfigError ? err.message : String(err)}`);
+    return 2;
+  }
+  const log = createLogger(c.logLevel, { node: c.nodeId });
+  const server = await startServer({
+    role,
+    host: c.host,
+    port: c.port,
+    nodeId: c.nodeId,
+    tenants,
+    log,
+    limits: {
+      maxPayload: c.maxPayload,
+      maxBufferedBytes: c.maxBufferedBytes,
+      maxSubscriptions: c.maxSubscriptions,
+      idleTimeoutSeconds: c.idleTimeout,
+    },
+  });
+  const ws = server.url.replace(/^http/, 'ws');
+  const tenant = [...tenants.tenants.keys()][0] ?? 'demo';
+  console.error(
+    [
+      `Switchyard ${role} is running on port ${server.port}. Try:`,
+      `  native protocol:  ${ws}/v1/ws?tenant=${tenant}`,
+      `  site protocol:    ${ws}/ws?site=${tenant}`,
+      `  site token:       curl '${server.url}/token?site=${tenant}'`,
+      `  publish (REST):   curl -X POST ${server.url}/v1/publish -H 'Authorization: Bearer <backendSecret>' -d '{"tenant":"${tenant}","channel":"chat:lobby","data":{"text":"hi"}}'`,
+      `  health, metrics:  ${server.url}/healthz  ${server.url}/readyz  ${server.url}/metrics`,
+      `Stop with Ctrl-C.`,
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'shutting down');
+      server.close().then(resolve, (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}

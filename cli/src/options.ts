@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { LOG_LEVELS, type LogLevel } from '@switchyard/shared';
+
+/**
+ * Every flag of every role, in one table. Each is also read from the environment as
+ * SWITCHYARD_<FLAG> (upper case, dashes as underscores); a flag on the command line wins.
+ */
+export const OPTIONS = {
+  port: { type: 'number', default: 8080, describe: 'HTTP/WebSocket port (0 = any free port; the chosen port is logged)' },
+  host: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on' },
+  tenants: { type: 'string', describe: 'Tenants file (JSON; see docs/config.md). Required.' },
+  'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, describe: 'Log level (JSON lines on stdout)' },
+  'node-id': { type: 'string', describe: 'This node\'s id, part of every connection id (default: random)' },
+  'max-payload': { type: 'number', default: 64 * 1024, describe: 'Largest client frame and message payload, in bytes' },
+  'max-buffered-bytes': { type: 'number', default: 1024 * 1024, describe: 'Send buffer per connection before it is closed as a slow consumer (close code 4100), in bytes' },
+  'max-subscriptions': { type: 'number', default: 1000, describe: 'Subscriptions one connection may hold' },
+  'idle-timeout': { type: 'number', default: 120, describe: 'Seconds without traffic before a connection is closed (the server pings to keep live ones open; 0 = never)' },
+  nats: { type: 'string', describe: 'NATS URL(s), comma separated (cluster roles; not yet available)' },
+} as const;
+
+export interface CliConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly tenants: string;
+  readonly logLevel: LogLevel;
+  readonly nodeId: string;
+  readonly maxPayload: number;
+  readonly maxBufferedBytes: number;
+  readonly maxSubscriptions: number;
+  readonly idleTimeout: number;
+  readonly nats: readonly string[] | undefined;
+}
+
+type Parsed = Record<string, unknown>;
+
+/** Checks the parsed flags; returns every problem, naming the flag. */
+export function checkOptions(a: Parsed): string[] {
+  const problems: string[] = [];
+  const int = (name: string, min: number, max: number): void => {
+    const v = a[name];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) problems.push(`--${name} must be an integer from ${min} to ${max}`);
+  };
+  int('port', 0, 65535);
+  int('max-payload', 64, 16 * 1024 * 1024);
+  int('max-buffered-bytes', 1024, 1024 * 1024 * 1024);
+  int('max-subscriptions', 1, 1_000_000);
+  int('idle-timeout', 0, 960);
+  if (typeof a.tenants !== 'string' || a.tenants === '') problems.push('--tenants FILE is required (or SWITCHYARD_TENANTS)');
+  const id = a['node-id'];
+  if (id !== undefined && (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(id))) {
+    problems.push('--node-id must be 1-32 characters of A-Z a-z 0-9 _ -');
+  }
+  return problems;
+}
+
+export function toConfig(a: Parsed): CliConfig {
+  const nats = typeof a.nats === 'string' && a.nats !== '' ? a.nats.split(',').map((u) => u.trim()) : undefined;
+  return Object.freeze({
+    port: a.port as number,
+    host: a.host as string,
+    tenants: a.tenants as string,
+    logLevel: a['log-level'] as LogLevel,
+    nodeId: (a['node-id'] as string | undefined) ?? randomBytes(4).toString('hex'),
+    maxPayload: a['max-payload'] as number,
+    maxBufferedBytes: a['max-buffered-bytes'] as number,
+    maxSubscriptions: a['max-subscriptions'] as number,
+    // uWS accepts 0 (off) or 8 seconds and more.
+    idleTimeout: a['idle-timeout'] === 0 ? 0 : Math.max(8, a['idle-timeout'] as number),
+    nats,
+  });
+}

@@ -1,0 +1,113 @@
+import { App, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
+import {
+  EmbeddedEngine,
+  Publisher,
+  createMetrics,
+  mountOps,
+  type Engine,
+  type Logger,
+  type TenantRegistry,
+} from '@switchyard/shared';
+import { Gateway, type SocketLimits } from '@switchyard/gateway';
+import { mountControlApi } from '@switchyard/control-api';
+
+export type Role = 'dev' | 'gateway' | 'control-api';
+
+export interface ServerOptions {
+  readonly role: Role;
+  readonly host: string;
+  /** 0 = any free port; the chosen one is in `RunningServer.port`. */
+  readonly port: number;
+  readonly nodeId: string;
+  readonly tenants: TenantRegistry;
+  readonly limits: SocketLimits & { readonly maxSubscriptions: number };
+  readonly log: Logger;
+  /** Defaults to a new embedded engine (single node). */
+  readonly engine?: Engine;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  /** http://host:port, with a loopback host when listening on every interface. */
+  readonly url: string;
+  readonly gateway: Gateway | undefined;
+  readonly engine: Engine;
+  /** Ordered shutdown: not ready, stop accepting, close sessions (1001), close the engine. */
+  close(): Promise<void>;
+}
+
+/** Starts one Switchyard process: the roles it runs share one uWS app and one port. */
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  const engine = o.engine ?? new EmbeddedEngine();
+  const metrics = createMetrics(o.role);
+  const publisher = new Publisher(engine, metrics, o.limits.maxPayload);
+  const app = App();
+  let draining = false;
+
+  const gateway =
+    o.role === 'control-api'
+      ? undefined
+      : new Gateway(app, {
+          nodeId: o.nodeId,
+          tenants: o.tenants,
+          engine,
+          publisher,
+          metrics,
+          log: o.log.child({ component: 'gateway' }),
+          limits: o.limits,
+        });
+  if (o.role !== 'gateway') {
+    mountControlApi(app, {
+      tenants: o.tenants,
+      engine,
+      publisher,
+      metrics,
+      log: o.log.child({ component: 'control-api' }),
+      maxPayload: o.limits.maxPayload,
+      ...(gateway !== undefined
+        ? {
+            gateway: {
+              connections: () => gateway.connections,
+              channels: () => gateway.hub.channelCount,
+              subscriptions: () => gateway.hub.subscriptions,
+            },
+          }
+        : {}),
+    });
+  }
+  mountOps(app, () => !draining && engine.ready(), metrics, o.log);
+  app.any('/*', (res) => {
+    res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ code: 'not_found', message: 'no such endpoint' }));
+  });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(o.host, o.port, (ls) => {
+      if (ls) resolve(ls);
+      else reject(new Error(`cannot listen on ${o.host}:${o.port} (in use, or not a local address)`));
+    });
+  });
+  const port = us_socket_local_port(listenSocket);
+  const shownHost = o.host === '0.0.0.0' || o.host === '::' || o.host === '' ? '127.0.0.1' : o.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  o.log.info({ role: o.role, port, url, engine: engine.kind }, `switchyard ${o.role} listening on ${url}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    url,
+    gateway,
+    engine,
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        us_listen_socket_close(listenSocket);
+        if (gateway !== undefined) await gateway.closeAll(1000);
+        // Ends idle keep-alive HTTP connections too, so the process can exit.
+        app.close();
+        await engine.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import type { TemplatedApp } from 'uWebSockets.js';
+import {
+  ErrorCode,
+  ProtocolError,
+  isPlainObject,
+  payloadText,
+  resolveChannel,
+  signClientToken,
+  type Message,
+  type Req,
+} from '@switchyard/shared';
+import { requireBackend, tenantOf } from '../auth.js';
+import type { ControlContext } from '../context.js';
+import { routeFor } from './route.js';
+
+const messageJson = (m: Message) => ({
+  seq: m.seq,
+  time: m.time,
+  data: JSON.parse(m.data) as unknown,
+  ...(m.from !== undefined
+    ? { from: { conn: m.from.conn, ...(m.from.user !== undefined ? { user: m.from.user } : {}), ...(m.from.info !== undefined ? { info: JSON.parse(m.from.info) as unknown } : {}) } }
+    : {}),
+});
+
+/** Parses an optional integer query parameter within bounds. */
+function intParam(req: Req, name: string, dflt: number, min: number, max: number): number {
+  const raw = req.query.get(name);
+  if (raw === null || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ProtocolError(ErrorCode.BadRequest, `${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** The native REST API for backends, under /v1 (docs/control-api.md). */
+export function mountNativeRoutes(app: TemplatedApp, ctx: ControlContext): void {
+  const route = routeFor(app, ctx);
+
+  route('post', '/v1/publish', async (req) => {
+    const body = await req.json();
+    if (!isPlainObject(body)) throw new ProtocolError(ErrorCode.BadRequest, 'body must be a JSON object');
+    const tenant = tenantOf(ctx, body.tenant);
+    requireBackend(req, tenant);
+    const data = payloadText(body.data);
+    if (body.channels !== undefined) {
+      if (!Array.isArray(body.channels) || body.channels.length === 0 || body.channels.length > 100) {
+        throw new ProtocolError(ErrorCode.BadRequest, 'channels must be an array of 1 to 100 channel names');
+      }
+      if (body.channel !== undefined) throw new ProtocolError(ErrorCode.BadRequest, 'give channel or channels, not both');
+      const refs = body.channels.map((c) => resolveChannel(tenant, c));
+      const results = await Promise.all(refs.map(async (ref) => {
+        const m = await ctx.publisher.publish(ref, data);
+        return { channel: ref.name, seq: m.seq, time: m.time };
+      }));
+      return { status: 200, body: { results } };
+    }
+    const ref = resolveChannel(tenant, body.channel);
+    const m = await ctx.publisher.publish(ref, data);
+    return { status: 200, body: { channel: ref.name, seq: m.seq, time: m.time } };
+  });
+
+  route('get', '/v1/history', async (req) => {
+    const tenant = tenantOf(ctx, req.query.get('tenant'));
+    requireBackend(req, tenant);
+    const ref = resolveChannel(tenant, req.query.get('channel') ?? '');
+    const after = intParam(req, 'after', 0, -1, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(req, 'limit', 100, 1, 10_000);
+    const page = await ctx.engine.history.read(ref, after);
+    return {
+      status: 200,
+      body: {
+        channel: ref.name,
+        messages: page.messages.slice(0, limit).map(messageJson),
+        last: page.last,
+        complete: page.complete,
+        epoch: page.epoch,
+      },
+    };
+  });
+
+  route('get', '/v1/presence', async (req) => {
+    const tenant = tenantOf(ctx, req.query.get('tenant'));
+    requireBackend(req, tenant);
+    const ref = resolveChannel(tenant, req.query.get('channel') ?? '');
+    if (!ref.opts.presence) throw new ProtocolError(ErrorCode.BadRequest, `presence is off for ${ref.name}`);
+    return { status: 200, body: { channel: ref.name, clients: await ctx.engine.presence.list(ref) } };
+  });
+
+  route('post', '/v1/tokens', async (req) => {
+    const body = await req.json();
+    if (!isPlainObject(body)) throw new ProtocolError(ErrorCode.BadRequest, 'body must be a JSON object');
+    const tenant = tenantOf(ctx, body.tenant);
+    requireBackend(req, tenant);
+    const { user, ttl = 3600, info, channels } = body;
+    if (user !== undefined && typeof user !== 'string') throw new ProtocolError(ErrorCode.BadRequest, 'user must be a string');
+    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 86400) {
+      throw new ProtocolError(ErrorCode.BadRequest, 'ttl must be an integer number of seconds from 1 to 2592000');
+    }
+    if (channels !== undefined && (!Array.isArray(channels) || !channels.every((c) => typeof c === 'string'))) {
+      throw new ProtocolError(ErrorCode.BadRequest, 'channels must be an array of strings');
+    }
+    const exp = Math.floor(Date.now() / 1000) + ttl;
+    const token = signClientToken(tenant.secret, {
+      exp,
+      ...(user !== undefined ? { user } : {}),
+      ...(info !== undefined ? { info } : {}),
+      ...(channels !== undefined ? { channels: channels as string[] } : {}),
+    });
+    return { status: 200, body: { token, expires: ttl } };
+  });
+}

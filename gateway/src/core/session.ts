@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import type { Tenant } from '@switchyard/shared';
+import { ChannelBits } from './bitset.js';
+import type { Face } from './face.js';
+
+/** What the core needs of a socket; `transport/` adapts uWS to it. */
+export interface Conn {
+  /** 0 = buffered (backpressure), 1 = sent, 2 = dropped (over the uWS limit). */
+  send(frame: Uint8Array | string, binary: boolean): number;
+  bufferedAmount(): number;
+  /** Runs `fn` with the socket corked, so its writes leave in one syscall. */
+  cork(fn: () => void): void;
+  /** Sends a close frame with code and reason, then closes. */
+  end(code: number, reason: string): void;
+}
+
+export const SendResult = { Backpressure: 0, Success: 1, Dropped: 2 } as const;
+
+/**
+ * One client connection's state, whatever its dialect. Every field is assigned here so all
+ * sessions share one object shape (the fan-out loop touches them all).
+ */
+export class Session {
+  readonly id: string;
+  readonly bits = new ChannelBits();
+  subscriptions = 0;
+  /** Set once the connection is closing or closed: nothing more is written. */
+  closed = false;
+  authenticated = false;
+  user: string | undefined = undefined;
+  /** Presence info from the token (any JSON value). */
+  info: unknown = undefined;
+  /** Channel patterns the token allows (undefined = all). */
+  allowed: readonly string[] | undefined = undefined;
+  expiryTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    nodeId: string,
+    readonly conn: Conn,
+    readonly tenant: Tenant,
+    readonly dialect: string,
+    readonly face: Face,
+    private readonly maxBuffered: number,
+    private readonly onSlow: (s: Session) => void,
+  ) {
+    this.id = `${nodeId}:${randomBytes(9).toString('base64url')}`;
+  }
+
+  /**
+   * Writes one frame. A frame uWS drops, or a send buffer past the limit, makes this a slow
+   * consumer: it is closed (by the hub, outside any fan-out loop) rather than silently
+   * missing messages. Returns false when the frame was not written.
+   */
+  write(frame: Uint8Array | string, binary: boolean): boolean {
+    if (this.closed) return false;
+    const r = this.conn.send(frame, binary);
+    if (r !== SendResult.Success && (r === SendResult.Dropped || this.conn.bufferedAmount() > this.maxBuffered)) {
+      this.closed = true;
+      this.onSlow(this);
+      return r !== SendResult.Dropped;
+    }
+    return true;
+  }
+}

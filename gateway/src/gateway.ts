@@ -1,0 +1,124 @@
+import type { TemplatedApp } from 'uWebSockets.js';
+import {
+  CloseReason,
+  ErrorCode,
+  ProtocolError,
+  closeCode,
+  closeText,
+  type Engine,
+  type Logger,
+  type Metrics,
+  type Publisher,
+  type TenantRegistry,
+  type Tenant,
+} from '@switchyard/shared';
+import { Hub } from './core/hub.js';
+import type { Session } from './core/session.js';
+import type { DialectContext } from './dialects/dialect.js';
+import { nativeJsonFace, nativeMsgpackFace } from './dialects/native-faces.js';
+import { NATIVE_JSON_PROTOCOL, NATIVE_MSGPACK_PROTOCOL, NativeDialect } from './dialects/native.js';
+import { SiteDialect, siteFace } from './dialects/site.js';
+import { mountSocketEndpoint, type SocketLimits } from './transport/ws.js';
+
+export interface GatewayOptions {
+  readonly nodeId: string;
+  readonly tenants: TenantRegistry;
+  readonly engine: Engine;
+  readonly publisher: Publisher;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly limits: SocketLimits & { readonly maxSubscriptions: number };
+}
+
+/** Paths of the WebSocket endpoints. */
+export const NATIVE_PATH = '/v1/ws';
+export const SITE_PATH = '/ws';
+
+/** The gateway role: WebSocket endpoints, the subscription hub, and the sessions they hold. */
+export class Gateway {
+  readonly hub: Hub;
+  private readonly sessions = new Set<Session>();
+  private readonly byDialect = new Map<string, number>();
+  private onEmpty: (() => void) | undefined;
+
+  constructor(app: TemplatedApp, private readonly o: GatewayOptions) {
+    this.hub = new Hub(o.engine, { maxSubscriptions: o.limits.maxSubscriptions }, o.metrics.stats, o.log.child({ component: 'hub' }));
+    const ctx: DialectContext = { nodeId: o.nodeId, hub: this.hub, publisher: o.publisher, metrics: o.metrics, log: o.log };
+    const native = new NativeDialect(ctx);
+    const site = new SiteDialect(ctx);
+    const hooks = {
+      nodeId: o.nodeId,
+      log: o.log,
+      markSlow: this.hub.markSlow,
+      onOpen: (s: Session) => {
+        this.sessions.add(s);
+        this.byDialect.set(s.dialect, (this.byDialect.get(s.dialect) ?? 0) + 1);
+      },
+      onClose: (s: Session) => {
+        this.sessions.delete(s);
+        if (this.sessions.size === 0) this.onEmpty?.();
+        this.byDialect.set(s.dialect, (this.byDialect.get(s.dialect) ?? 1) - 1);
+        this.hub.removeSession(s);
+      },
+    };
+    mountSocketEndpoint(
+      app,
+      NATIVE_PATH,
+      (u) => {
+        const tenant = this.tenant(u.query.get('tenant'), 'tenant');
+        const msgpack = u.protocols.includes(NATIVE_MSGPACK_PROTOCOL);
+        const json = u.protocols.includes(NATIVE_JSON_PROTOCOL);
+        return {
+          tenant,
+          dialect: native,
+          face: msgpack ? nativeMsgpackFace : nativeJsonFace,
+          protocol: msgpack ? NATIVE_MSGPACK_PROTOCOL : json ? NATIVE_JSON_PROTOCOL : '',
+        };
+      },
+      o.limits,
+      hooks,
+    );
+    mountSocketEndpoint(
+      app,
+      SITE_PATH,
+      (u) => ({ tenant: this.tenant(u.query.get('site'), 'site'), dialect: site, face: siteFace, protocol: '' }),
+      o.limits,
+      hooks,
+    );
+    o.metrics.attachGateway({
+      connectionsByDialect: () => this.byDialect,
+      subscriptions: () => this.hub.subscriptions,
+      channels: () => this.hub.channelCount,
+    });
+  }
+
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  private tenant(id: string | null, param: string): Tenant {
+    if (id === null || id === '') throw new ProtocolError(ErrorCode.BadRequest, `query parameter ${param} is required`);
+    const t = this.o.tenants.tenants.get(id);
+    if (t === undefined) throw new ProtocolError(ErrorCode.UnknownTenant, `unknown ${param} '${id.slice(0, 64)}'`);
+    return t;
+  }
+
+  /**
+   * Closes every connection with the shutdown code (clients reconnect elsewhere and resume),
+   * then waits up to `graceMs` for their close handshakes.
+   */
+  async closeAll(graceMs: number): Promise<void> {
+    for (const s of [...this.sessions]) {
+      s.closed = true;
+      s.conn.end(closeCode[CloseReason.Shutdown], closeText[CloseReason.Shutdown]);
+    }
+    if (this.sessions.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, graceMs);
+      this.onEmpty = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,3 @@
+export * from './gateway.js';
+export { NATIVE_JSON_PROTOCOL, NATIVE_MSGPACK_PROTOCOL } from './dialects/native.js';
+export type { SocketLimits } from './transport/ws.js';

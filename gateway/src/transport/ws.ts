@@ -1,0 +1,138 @@
+import { type HttpRequest, type HttpResponse, type TemplatedApp, type us_socket_context_t } from 'uWebSockets.js';
+import {
+  CloseReason,
+  ErrorCode,
+  ProtocolError,
+  closeCode,
+  closeText,
+  errorName,
+  httpStatus,
+  type Logger,
+  type Tenant,
+} from '@switchyard/shared';
+import type { Face } from '../core/face.js';
+import { Session } from '../core/session.js';
+import type { Dialect } from '../dialects/dialect.js';
+import { UwsConn } from './uws-conn.js';
+
+/** What an endpoint decides at upgrade time, from the URL and headers alone. */
+export interface Admission {
+  readonly tenant: Tenant;
+  readonly dialect: Dialect;
+  readonly face: Face;
+  /** The subprotocol to echo ('' for none). */
+  readonly protocol: string;
+}
+
+export interface UpgradeInfo {
+  readonly query: URLSearchParams;
+  /** Offered subprotocols, trimmed. */
+  readonly protocols: readonly string[];
+}
+
+interface UserData {
+  admission: Admission;
+  session: Session | undefined;
+  conn: UwsConn<UserData> | undefined;
+}
+
+export interface SocketLimits {
+  /** Largest client frame handled, in bytes; larger ones get an error and close 1009. */
+  readonly maxPayload: number;
+  /** Send buffer per connection before it is closed as a slow consumer. */
+  readonly maxBufferedBytes: number;
+  /** Seconds without traffic before uWS closes the connection (pings keep it alive). */
+  readonly idleTimeoutSeconds: number;
+}
+
+export interface SocketHooks {
+  readonly nodeId: string;
+  readonly log: Logger;
+  onOpen(s: Session): void;
+  onClose(s: Session): void;
+  markSlow(s: Session): void;
+}
+
+/**
+ * Mounts one WebSocket endpoint. uWS glue only: admission at upgrade (refused with an HTTP
+ * error body), then frames handed to the dialect, which never sees the socket itself.
+ */
+export function mountSocketEndpoint(
+  app: TemplatedApp,
+  pattern: string,
+  admit: (u: UpgradeInfo) => Admission,
+  limits: SocketLimits,
+  hooks: SocketHooks,
+): void {
+  app.ws<UserData>(pattern, {
+    compression: 0, // uWS DISABLED (its typings export the name as a type only)
+    // Frames up to 16× the limit are read so their sender gets a clear error and close code;
+    // beyond that uWS drops the connection before buffering more.
+    maxPayloadLength: limits.maxPayload * 16,
+    maxBackpressure: limits.maxBufferedBytes,
+    closeOnBackpressureLimit: false,
+    idleTimeout: limits.idleTimeoutSeconds,
+    sendPingsAutomatically: true,
+
+    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+      const key = req.getHeader('sec-websocket-key');
+      const offered = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const info: UpgradeInfo = {
+        query: new URLSearchParams(req.getQuery() ?? ''),
+        protocols: offered === '' ? [] : offered.split(',').map((p) => p.trim()),
+      };
+      let admission: Admission;
+      try {
+        admission = admit(info);
+      } catch (err) {
+        const e = err instanceof ProtocolError ? err : new ProtocolError(ErrorCode.Internal, 'internal error');
+        res.cork(() => {
+          res
+            .writeStatus(`${httpStatus[e.code]} Refused`)
+            .writeHeader('content-type', 'application/json')
+            .end(JSON.stringify({ code: errorName[e.code], message: e.message }));
+        });
+        return;
+      }
+      const ud: UserData = { admission, session: undefined, conn: undefined };
+      res.upgrade(ud, key, admission.protocol, extensions, context);
+    },
+
+    open: (ws) => {
+      const ud = ws.getUserData();
+      const a = ud.admission;
+      const conn = new UwsConn(ws);
+      const s = new Session(hooks.nodeId, conn, a.tenant, a.dialect.name, a.face, limits.maxBufferedBytes, hooks.markSlow);
+      ud.conn = conn;
+      ud.session = s;
+      hooks.onOpen(s);
+      a.dialect.open(s);
+    },
+
+    message: (ws, data, isBinary) => {
+      const ud = ws.getUserData();
+      const s = ud.session;
+      if (s === undefined || s.closed) return;
+      const dialect = ud.admission.dialect;
+      if (data.byteLength > limits.maxPayload) {
+        dialect.error(s, new ProtocolError(ErrorCode.PayloadTooLarge, `frame of ${data.byteLength} bytes exceeds the ${limits.maxPayload}-byte limit`));
+        s.closed = true;
+        ud.conn?.end(closeCode[CloseReason.MessageTooBig], closeText[CloseReason.MessageTooBig]);
+        return;
+      }
+      try {
+        dialect.message(s, data, isBinary);
+      } catch (err) {
+        // Dialects answer their own errors; reaching here is a bug, never a reason to crash.
+        hooks.log.error({ err, conn: s.id, dialect: dialect.name }, 'dialect threw');
+      }
+    },
+
+    close: (ws) => {
+      const ud = ws.getUserData();
+      if (ud.conn !== undefined) ud.conn.open = false;
+      if (ud.session !== undefined) hooks.onClose(ud.session);
+    },
+  });
+}

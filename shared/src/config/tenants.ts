@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import {
+  DEFAULT_NAMESPACE,
+  TENANT_ID_RE,
+  type NamespaceOptions,
+  type Tenant,
+  type TenantRegistry,
+} from '../model/tenant.js';
+
+/** A tenants file that cannot be used; the message names every bad field. */
+export class TenantsConfigError extends Error {
+  constructor(readonly problems: readonly string[], source: string) {
+    super(`invalid tenants config ${source}:\n  ${problems.join('\n  ')}`);
+    this.name = 'TenantsConfigError';
+  }
+}
+
+/** Reads and validates a tenants file (JSON; shape in docs/config.md). */
+export function loadTenantsFile(path: string): TenantRegistry {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TenantsConfigError([`cannot read file: ${(err as Error).message}`], path);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new TenantsConfigError([`not valid JSON: ${(err as Error).message}`], path);
+  }
+  return parseTenants(raw, path);
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish']);
+const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace']);
+
+/** Validates a parsed tenants document. Unknown keys are errors: a typo must not pass silently. */
+export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry {
+  const problems: string[] = [];
+  const bad = (path: string, msg: string): void => void problems.push(`${path}: ${msg}`);
+
+  const secret = (o: Obj, key: string, path: string): string => {
+    const v = o[key];
+    if (typeof v !== 'string' || v.length < 8) bad(`${path}.${key}`, 'must be a string of at least 8 characters');
+    return typeof v === 'string' ? v : '';
+  };
+
+  const namespace = (v: unknown, path: string, base: NamespaceOptions): NamespaceOptions => {
+    if (!isObj(v)) {
+      bad(path, 'must be an object');
+      return base;
+    }
+    for (const k of Object.keys(v)) if (!NAMESPACE_KEYS.has(k)) bad(`${path}.${k}`, 'unknown key');
+    const int = (k: 'history' | 'historyTtlSeconds', max: number): number => {
+      const x = v[k];
+      if (x === undefined) return base[k];
+      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) {
+        bad(`${path}.${k}`, `must be an integer from 0 to ${max}`);
+        return base[k];
+      }
+      return x;
+    };
+    const bool = (k: 'presence' | 'clientPublish'): boolean => {
+      const x = v[k];
+      if (x === undefined) return base[k];
+      if (typeof x !== 'boolean') {
+        bad(`${path}.${k}`, 'must be true or false');
+        return base[k];
+      }
+      return x;
+    };
+    return Object.freeze({
+      history: int('history', 1_000_000),
+      historyTtlSeconds: int('historyTtlSeconds', 10 * 365 * 86400),
+      presence: bool('presence'),
+      clientPublish: bool('clientPublish'),
+    });
+  };
+
+  const tenants = new Map<string, Tenant>();
+  let adminToken = '';
+  if (!isObj(raw)) {
+    bad('(root)', 'must be a JSON object');
+  } else {
+    for (const k of Object.keys(raw)) if (k !== 'adminToken' && k !== 'tenants') bad(k, 'unknown key');
+    adminToken = secret(raw, 'adminToken', '(root)');
+    if (!isObj(raw.tenants) || Object.keys(raw.tenants).length === 0) {
+      bad('tenants', 'must be an object with at least one tenant');
+    } else {
+      for (const [id, t] of Object.entries(raw.tenants)) {
+        const path = `tenants.${id}`;
+        if (!TENANT_ID_RE.test(id)) bad(path, 'tenant id must be 1-64 characters of A-Z a-z 0-9 _ -');
+        if (!isObj(t)) {
+          bad(path, 'must be an object');
+          continue;
+        }
+        for (const k of Object.keys(t)) if (!TENANT_KEYS.has(k)) bad(`${path}.${k}`, 'unknown key');
+        if (t.anonymous !== undefined && typeof t.anonymous !== 'boolean') bad(`${path}.anonymous`, 'must be true or false');
+        const defaultNamespace =
+          t.defaultNamespace === undefined
+            ? DEFAULT_NAMESPACE
+            : namespace(t.defaultNamespace, `${path}.defaultNamespace`, DEFAULT_NAMESPACE);
+        const namespaces = new Map<string, NamespaceOptions>();
+        if (t.namespaces !== undefined) {
+          if (!isObj(t.namespaces)) bad(`${path}.namespaces`, 'must be an object');
+          else
+            for (const [name, ns] of Object.entries(t.namespaces)) {
+              if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+                bad(`${path}.namespaces.${name}`, 'namespace name must be 1-64 characters of A-Z a-z 0-9 _ -');
+              }
+              namespaces.set(name, namespace(ns, `${path}.namespaces.${name}`, defaultNamespace));
+            }
+        }
+        tenants.set(
+          id,
+          Object.freeze({
+            id,
+            secret: secret(t, 'secret', path),
+            postSecret: secret(t, 'postSecret', path),
+            backendSecret: secret(t, 'backendSecret', path),
+            anonymous: t.anonymous === true,
+            namespaces,
+            defaultNamespace,
+          }),
+        );
+      }
+    }
+  }
+  if (problems.length > 0) throw new TenantsConfigError(problems, source);
+  return Object.freeze({ adminToken, tenants });
+}

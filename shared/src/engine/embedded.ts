@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import type { ChannelRef } from '../model/channel.js';
+import type { ClientInfo, Message } from '../model/message.js';
+import type { Broker, DeliveryHandler, Engine, History, HistoryPage, Presence, PresenceEntry } from './engine.js';
+import { MessageRing } from './ring.js';
+
+/**
+ * The single-node engine: per-channel rings in process memory, local presence and routing.
+ * Publishes are stored and delivered synchronously, so delivery order is publish order.
+ * Seqs start at 1 per channel in each run (a new `epoch`) and are never reused within it.
+ */
+export class EmbeddedEngine implements Engine, Broker, History, Presence {
+  readonly kind = 'embedded';
+  readonly broker: Broker = this;
+  readonly history: History = this;
+  readonly presence: Presence = this;
+  readonly epoch = randomUUID();
+
+  private readonly rings = new Map<string, MessageRing>();
+  private readonly interest = new Set<string>();
+  private readonly members = new Map<string, Map<string, PresenceEntry>>();
+  private deliver: DeliveryHandler = () => {};
+  private closed = false;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  setDeliveryHandler(handler: DeliveryHandler): void {
+    this.deliver = handler;
+  }
+
+  private ring(ch: ChannelRef): MessageRing {
+    let r = this.rings.get(ch.key);
+    if (r === undefined) {
+      r = new MessageRing(ch.opts.history, ch.opts.historyTtlSeconds * 1000);
+      this.rings.set(ch.key, r);
+    }
+    return r;
+  }
+
+  publish(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message> {
+    const ring = this.ring(ch);
+    const msg: Message = from === undefined
+      ? { seq: ring.last + 1, time: this.now(), data }
+      : { seq: ring.last + 1, time: this.now(), data, from };
+    ring.push(msg);
+    if (this.interest.has(ch.key)) this.deliver(ch, msg);
+    return Promise.resolve(msg);
+  }
+
+  subscribe(ch: ChannelRef): Promise<void> {
+    this.interest.add(ch.key);
+    return Promise.resolve();
+  }
+
+  unsubscribe(ch: ChannelRef): Promise<void> {
+    this.interest.delete(ch.key);
+    return Promise.resolve();
+  }
+
+  read(ch: ChannelRef, after: number): Promise<HistoryPage> {
+    const ring = this.rings.get(ch.key);
+    if (ring === undefined) return Promise.resolve({ messages: [], last: 0, complete: true, epoch: this.epoch });
+    const { messages, complete } = ring.read(after, this.now());
+    return Promise.resolve({ messages, last: ring.last, complete, epoch: this.epoch });
+  }
+
+  join(ch: ChannelRef, entry: PresenceEntry): Promise<void> {
+    let m = this.members.get(ch.key);
+    if (m === undefined) this.members.set(ch.key, (m = new Map()));
+    m.set(entry.conn, entry);
+    return Promise.resolve();
+  }
+
+  leave(ch: ChannelRef, conn: string): Promise<void> {
+    const m = this.members.get(ch.key);
+    if (m !== undefined && m.delete(conn) && m.size === 0) this.members.delete(ch.key);
+    return Promise.resolve();
+  }
+
+  list(ch: ChannelRef): Promise<PresenceEntry[]> {
+    return Promise.resolve([...(this.members.get(ch.key)?.values() ?? [])]);
+  }
+
+  ready(): boolean {
+    return !this.closed;
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}

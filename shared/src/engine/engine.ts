@@ -1,0 +1,66 @@
+import type { ChannelRef } from '../model/channel.js';
+import type { ClientInfo, Message } from '../model/message.js';
+
+/**
+ * The seams between the core and whatever carries messages between nodes. Two
+ * implementations: `EmbeddedEngine` (one process, no broker) and the NATS/JetStream engine
+ * (cluster mode). Both pass the same contract suite.
+ */
+
+/** Receives every message for channels this node has declared interest in, in seq order. */
+export type DeliveryHandler = (ch: ChannelRef, msg: Message) => void;
+
+export interface Broker {
+  /**
+   * Stores the message in the channel's history (if its namespace keeps one) and relays it to
+   * every node interested in the channel, this one included. Resolves with the stored message
+   * (its seq assigned) once it is durable; rejects with `unavailable` when it is not.
+   */
+  publish(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message>;
+  /** This node wants the channel's messages (its first local subscriber arrived). Idempotent. */
+  subscribe(ch: ChannelRef): Promise<void>;
+  /** This node's last local subscriber left. Idempotent. */
+  unsubscribe(ch: ChannelRef): Promise<void>;
+  /** Where relayed messages go. One handler per node; set before the first subscribe. */
+  setDeliveryHandler(handler: DeliveryHandler): void;
+}
+
+export interface HistoryPage {
+  /** Messages with seq > `after` (or the last one, for after = -1), oldest first. */
+  readonly messages: readonly Message[];
+  /** The channel's last seq (0 when nothing was ever published in this epoch). */
+  readonly last: number;
+  /** False when the history no longer reaches back to `after` (trimmed by size or age). */
+  readonly complete: boolean;
+  /** Identifies this run of the sequence space; a new epoch means seqs started again. */
+  readonly epoch: string;
+}
+
+export interface History {
+  /** `after` ≥ 0: messages with seq > after that the history still holds; -1: the last one. */
+  read(ch: ChannelRef, after: number): Promise<HistoryPage>;
+}
+
+export interface PresenceEntry {
+  readonly conn: string;
+  readonly user?: string;
+  readonly info?: unknown;
+}
+
+export interface Presence {
+  /** Adds or replaces the connection's entry in the channel. */
+  join(ch: ChannelRef, entry: PresenceEntry): Promise<void>;
+  /** Removes it; idempotent. */
+  leave(ch: ChannelRef, conn: string): Promise<void>;
+  list(ch: ChannelRef): Promise<PresenceEntry[]>;
+}
+
+export interface Engine {
+  readonly kind: 'embedded' | 'nats';
+  readonly broker: Broker;
+  readonly history: History;
+  readonly presence: Presence;
+  /** Whether publishes and subscribes can succeed now (drives /readyz). */
+  ready(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,32 @@
+import type { ChannelRef } from '../model/channel.js';
+import type { ClientInfo, Message } from '../model/message.js';
+import type { Metrics } from '../metrics.js';
+import { ErrorCode, ProtocolError } from '../codes.js';
+import type { Engine } from './engine.js';
+
+/**
+ * The one way a message enters a channel, whichever face it came from (REST, client frame):
+ * size check, engine publish, counting and latency. `data` is JSON text.
+ */
+export class Publisher {
+  constructor(
+    private readonly engine: Engine,
+    private readonly metrics: Metrics,
+    private readonly maxPayload: number,
+  ) {}
+
+  async publish(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message> {
+    const bytes = Buffer.byteLength(data);
+    if (bytes > this.maxPayload) {
+      throw new ProtocolError(ErrorCode.PayloadTooLarge, `message data is ${bytes} bytes, more than the ${this.maxPayload} allowed`);
+    }
+    if (!this.engine.ready()) throw new ProtocolError(ErrorCode.Unavailable, 'engine unavailable', true);
+    const end = this.metrics.publishSeconds.startTimer();
+    const msg = await this.engine.broker.publish(ch, data, from);
+    end();
+    const s = this.metrics.stats;
+    s.messagesIn++;
+    s.bytesIn += bytes;
+    return msg;
+  }
+}

@@ -1,0 +1,110 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Plain counters that the hot path bumps (a number add, no label lookup), exported to
+ * Prometheus on scrape and read directly by `GET /stats`. One per process.
+ */
+export class NodeStats {
+  readonly startedAt = Date.now();
+  messagesIn = 0;
+  bytesIn = 0;
+  messagesOut = 0;
+  bytesOut = 0;
+  slowConsumerCloses = 0;
+}
+
+/** What the gateway reports about its live state, read on scrape. */
+export interface GatewayGauges {
+  connectionsByDialect(): ReadonlyMap<string, number>;
+  subscriptions(): number;
+  channels(): number;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly stats: NodeStats;
+  readonly publishSeconds: Histogram;
+  readonly errors: Counter<'code'>;
+  /** Connects the gateway's live figures (only processes that hold sockets have them). */
+  attachGateway(g: GatewayGauges): void;
+}
+
+/** Builds the process's registry: default Node metrics plus Switchyard's, all `switchyard_`-prefixed. */
+export function createMetrics(role: string): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ role });
+  collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
+  const stats = new NodeStats();
+  let gateway: GatewayGauges | undefined;
+
+  const mirror = (name: string, help: string, read: () => number): void => {
+    let exported = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const now = read();
+        if (now > exported) this.inc(now - exported);
+        exported = now;
+      },
+    });
+  };
+  mirror('switchyard_messages_in_total', 'Messages published into channels through this process.', () => stats.messagesIn);
+  mirror('switchyard_bytes_in_total', 'Payload bytes of messages_in.', () => stats.bytesIn);
+  mirror('switchyard_messages_out_total', 'Frames delivered to subscribed connections.', () => stats.messagesOut);
+  mirror('switchyard_bytes_out_total', 'Bytes of messages_out.', () => stats.bytesOut);
+  mirror(
+    'switchyard_slow_consumer_closes_total',
+    'Connections closed because their send buffer passed --max-buffered-bytes.',
+    () => stats.slowConsumerCloses,
+  );
+
+  new Gauge({
+    name: 'switchyard_connections',
+    help: 'Open WebSocket connections, by dialect.',
+    labelNames: ['dialect'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (gateway) for (const [dialect, n] of gateway.connectionsByDialect()) this.set({ dialect }, n);
+    },
+  });
+  new Gauge({
+    name: 'switchyard_subscriptions',
+    help: 'Channel subscriptions of open connections.',
+    registers: [registry],
+    collect() {
+      this.set(gateway ? gateway.subscriptions() : 0);
+    },
+  });
+  new Gauge({
+    name: 'switchyard_channels',
+    help: 'Channels with at least one local subscriber.',
+    registers: [registry],
+    collect() {
+      this.set(gateway ? gateway.channels() : 0);
+    },
+  });
+  const publishSeconds = new Histogram({
+    name: 'switchyard_publish_duration_seconds',
+    help: 'Time from accepting a publish to the engine confirming it.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'switchyard_errors_total',
+    help: 'Errors answered to clients and REST callers, by error code name.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  return {
+    registry,
+    stats,
+    publishSeconds,
+    errors,
+    attachGateway(g) {
+      gateway = g;
+    },
+  };
+}
