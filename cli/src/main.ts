@@ -9,13 +9,27 @@ const ROLES: Record<Role, string> = {
   'control-api': 'Run a control-API replica of a cluster (needs --nats)',
 };
 
+/**
+ * SWITCHYARD_<FLAG> variables of known flags, as flags placed before the command line's own
+ * (the last occurrence wins, so a flag given on the command line beats the environment).
+ * Unknown SWITCHYARD_* variables are ignored: platforms set some (Kubernetes service links).
+ */
+export function envFlags(env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const flag of Object.keys(OPTIONS)) {
+    const v = env[`SWITCHYARD_${flag.toUpperCase().replaceAll('-', '_')}`];
+    if (v !== undefined) out.push(`--${flag}=${v}`);
+  }
+  return out;
+}
+
 /** The `switchyard` command. Resolves with the exit code once the server has stopped (or failed to start). */
 export async function main(argv: string[]): Promise<number> {
   let role: Role | undefined;
   let parsed: Record<string, unknown> | undefined;
-  let cli = yargs(argv)
+  let cli = yargs([...envFlags(process.env), ...argv])
     .scriptName('switchyard')
-    .env('SWITCHYARD')
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .options(OPTIONS as never)
     .strictOptions()
     .demandCommand(1, 'Name a command: dev, gateway or control-api')

@@ -69,7 +69,10 @@ export function mountSocketEndpoint(
     // Frames up to 16× the limit are read so their sender gets a clear error and close code;
     // beyond that uWS drops the connection before buffering more.
     maxPayloadLength: limits.maxPayload * 16,
-    maxBackpressure: limits.maxBufferedBytes,
+    // Our own limit (checked after every send) closes a slow consumer; uWS's is set above it
+    // so that the close frame still fits in the buffer and the client learns why (4100)
+    // instead of seeing the socket cut (1006).
+    maxBackpressure: limits.maxBufferedBytes + 2 * limits.maxPayload + 64 * 1024,
     closeOnBackpressureLimit: false,
     idleTimeout: limits.idleTimeoutSeconds,
     sendPingsAutomatically: true,

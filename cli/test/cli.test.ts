@@ -1,0 +1,107 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { withDeadline } from './helpers.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const BIN = join(ROOT, 'node_modules/.bin/switchyard');
+const DEMO = join(ROOT, 'config/demo-tenants.json');
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function run(t: TestContext, args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(BIN, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/** Waits for the JSON log line announcing the port. */
+async function listeningPort(r: Run): Promise<number> {
+  return withDeadline(
+    new Promise<number>((res, rej) => {
+      const check = (): void => {
+        const m = /"port":(\d+)/.exec(r.stdout());
+        if (m) res(Number(m[1]));
+      };
+      r.child.stdout!.on('data', check);
+      r.exit.then((code) => rej(new Error(`exited ${code}: ${r.stderr()}`)));
+      check();
+    }),
+    10_000,
+    'server did not report its port',
+  );
+}
+
+test('cli: `switchyard dev --port 0 --tenants FILE` serves, prints URLs, and stops cleanly on SIGTERM', async (t) => {
+  const r = run(t, ['dev', '--port', '0', '--tenants', DEMO]);
+  const port = await listeningPort(r);
+  assert.ok(port > 0);
+  const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+  assert.equal(health.status, 200);
+  const token = await (await fetch(`http://127.0.0.1:${port}/token?site=demo`)).json();
+  assert.equal(token.expires, 300);
+  assert.match(r.stderr(), /ws:\/\/127\.0\.0\.1:\d+\/v1\/ws\?tenant=demo/);
+  r.child.kill('SIGTERM');
+  assert.equal(await withDeadline(r.exit, 10_000, 'no exit after SIGTERM'), 0);
+});
+
+test('cli: every flag is also a SWITCHYARD_ environment variable; unknown SWITCHYARD_ variables are ignored', async (t) => {
+  const r = run(t, ['dev'], { SWITCHYARD_PORT: '0', SWITCHYARD_TENANTS: DEMO, SWITCHYARD_LOG_LEVEL: 'info', SWITCHYARD_NODE_ID: 'envnode', SWITCHYARD_SERVICE_HOST: '10.0.0.1' });
+  const port = await listeningPort(r);
+  assert.ok(port > 0);
+  assert.match(r.stdout(), /"node":"envnode"/);
+  r.child.kill('SIGTERM');
+  await withDeadline(r.exit, 10_000, 'no exit after SIGTERM');
+});
+
+test('cli: a bad tenants file fails at start naming the bad field', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-cli-'));
+  const file = join(dir, 'tenants.json');
+  writeFileSync(file, JSON.stringify({ adminToken: 'admin-token-1', tenants: { demo: { secret: 'short', postSecret: 'post-secret-1', backendSecret: 'backend-secret-1', namespaces: { chat: { history: -5 } } } } }));
+  const r = run(t, ['dev', '--port', '0', '--tenants', file]);
+  assert.equal(await withDeadline(r.exit, 10_000, 'no exit'), 2);
+  assert.match(r.stderr(), /tenants\.demo\.secret/);
+  assert.match(r.stderr(), /tenants\.demo\.namespaces\.chat\.history/);
+});
+
+test('cli: bad flags, a missing tenants file and the cluster roles exit non-zero with a message', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['dev', '--port', '70000', '--tenants', DEMO], /--port must be an integer from 0 to 65535/],
+    [['dev', '--port', '0'], /--tenants FILE is required/],
+    [['dev', '--port', '0', '--tenants', '/nonexistent/t.json'], /cannot read file/],
+    [['dev', '--bogus', '1', '--tenants', DEMO], /Unknown argument/i],
+    [['gateway', '--tenants', DEMO], /cluster mode/],
+    [['control-api', '--tenants', DEMO], /cluster mode/],
+    [[], /Name a command/],
+  ];
+  for (const [args, want] of cases) {
+    const r = run(t, args);
+    const code = await withDeadline(r.exit, 10_000, `no exit for ${args.join(' ')}`);
+    assert.notEqual(code, 0, args.join(' '));
+    assert.match(r.stderr(), want, args.join(' '));
+  }
+});
+
+test('cli: --help documents every flag', async (t) => {
+  const r = run(t, ['--help']);
+  assert.equal(await withDeadline(r.exit, 10_000, 'no exit'), 0);
+  for (const flag of ['--port', '--host', '--tenants', '--log-level', '--node-id', '--max-payload', '--max-buffered-bytes', '--max-subscriptions', '--idle-timeout', '--nats', 'SWITCHYARD_']) {
+    assert.ok(r.stdout().includes(flag), `help lacks ${flag}`);
+  }
+});
