@@ -51,10 +51,12 @@ export class Gateway {
       log: o.log,
       markSlow: this.hub.markSlow,
       onOpen: (s: Session) => {
+        if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, dialect: s.dialect, tenant: s.tenant.id }, 'connection open');
         this.sessions.add(s);
         this.byDialect.set(s.dialect, (this.byDialect.get(s.dialect) ?? 0) + 1);
       },
       onClose: (s: Session) => {
+        if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, subscriptions: s.subscriptions }, 'connection closed');
         this.sessions.delete(s);
         if (this.sessions.size === 0) this.onEmpty?.();
         this.byDialect.set(s.dialect, (this.byDialect.get(s.dialect) ?? 1) - 1);

@@ -191,12 +191,18 @@ export class Hub {
     // repeats. A live-only subscriber gets every held message.
     const floor = sub.after === undefined ? 0 : sub.last;
     const face = s.face;
-    let n = 0;
+    const stats = this.stats;
+    const write = (m: Message): void => {
+      const frame = face.encode(ch.ref.name, ch.nameJson, m);
+      if (s.write(frame, face.binary)) {
+        stats.messagesOut++;
+        stats.bytesOut += frame.byteLength;
+      }
+    };
     s.conn.cork(() => {
-      for (const m of sub.replay) if (s.write(face.encode(ch.ref.name, ch.nameJson, m), face.binary)) n++;
-      for (const m of held) if (m.seq > floor && s.write(face.encode(ch.ref.name, ch.nameJson, m), face.binary)) n++;
+      for (const m of sub.replay) write(m);
+      for (const m of held) if (m.seq > floor) write(m);
     });
-    this.stats.messagesOut += n;
     ch.live.add(s);
   }
 
