@@ -13,7 +13,8 @@ export const SITE_TOKEN_TTL_SECONDS = 300;
 const tokenKey = (secret: string): string => hmacSha256(secret, 'switchyard/site-token/v1').toString('hex');
 
 export function issueSiteToken(site: string, secret: string, ttlSeconds = SITE_TOKEN_TTL_SECONDS, nowMs = Date.now()) {
-  const exp = Math.floor(nowMs / 1000) + ttlSeconds;
+  // Rounded up: a token never lapses before the `expires` seconds it reports.
+  const exp = Math.ceil(nowMs / 1000) + ttlSeconds;
   const body = `${site}.${exp}.${randomBytes(12).toString('base64url')}`;
   const mac = hmacSha256(tokenKey(secret), body).toString('base64url');
   return { token: Buffer.from(`${body}.${mac}`, 'utf8').toString('base64'), expires: ttlSeconds };

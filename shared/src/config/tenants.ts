@@ -45,7 +45,7 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
 
   const secret = (o: Obj, key: string, path: string): string => {
     const v = o[key];
-    if (typeof v !== 'string' || v.length < 8) bad(`${path}.${key}`, 'must be a string of at least 8 characters');
+    if (typeof v !== 'string' || v.length < 8) bad(path === '' ? key : `${path}.${key}`, 'must be a string of at least 8 characters');
     return typeof v === 'string' ? v : '';
   };
 
@@ -87,7 +87,7 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
     bad('(root)', 'must be a JSON object');
   } else {
     for (const k of Object.keys(raw)) if (k !== 'adminToken' && k !== 'tenants') bad(k, 'unknown key');
-    adminToken = secret(raw, 'adminToken', '(root)');
+    adminToken = secret(raw, 'adminToken', '');
     if (!isObj(raw.tenants) || Object.keys(raw.tenants).length === 0) {
       bad('tenants', 'must be an object with at least one tenant');
     } else {

@@ -1,0 +1,141 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EmbeddedEngine } from '../src/engine/embedded.js';
+import { parseTenants } from '../src/config/tenants.js';
+import { resolveChannel } from '../src/model/channel.js';
+import type { Message } from '../src/model/message.js';
+import { engineContract } from './engine-contract.js';
+
+engineContract('embedded', () => new EmbeddedEngine());
+
+const registry = parseTenants({
+  adminToken: 'embedded-admin-token',
+  tenants: {
+    t1: {
+      secret: 't1-client-secret',
+      postSecret: 't1-post-secret',
+      backendSecret: 't1-backend-secret',
+      namespaces: {
+        ttl: { history: 10, historyTtlSeconds: 60 },
+        short: { history: 3 },
+      },
+    },
+  },
+});
+const t1 = registry.tenants.get('t1');
+if (t1 === undefined) throw new Error('tenant t1 missing');
+
+test('embedded: kind is "embedded"', () => {
+  assert.equal(new EmbeddedEngine().kind, 'embedded');
+});
+
+test('embedded: epoch is stable within one engine and differs between engines', async () => {
+  const a = new EmbeddedEngine();
+  const b = new EmbeddedEngine();
+  const c = resolveChannel(t1, 'room');
+  const p1 = await a.read(c, 0);
+  await a.publish(c, '1');
+  const p2 = await a.history.read(c, -1);
+  assert.equal(p1.epoch, a.epoch);
+  assert.equal(p2.epoch, a.epoch);
+  assert.equal(a.epoch, a.epoch);
+  assert.notEqual(a.epoch, b.epoch);
+  assert.equal((await b.read(c, 0)).epoch, b.epoch);
+  assert.match(a.epoch, /^[0-9a-f-]{36}$/);
+});
+
+test('embedded: seqs restart at 1 in a new engine (new epoch)', async () => {
+  const c = resolveChannel(t1, 'room');
+  const a = new EmbeddedEngine();
+  await a.publish(c, '1');
+  await a.publish(c, '2');
+  const b = new EmbeddedEngine();
+  assert.equal((await b.publish(c, '1')).seq, 1);
+});
+
+test('embedded: message time comes from the injected clock', async () => {
+  let now = 1_700_000_000_000;
+  const e = new EmbeddedEngine(() => now);
+  const c = resolveChannel(t1, 'room');
+  const m1 = await e.publish(c, '"a"');
+  now += 1234;
+  const m2 = await e.publish(c, '"b"');
+  assert.equal(m1.time, 1_700_000_000_000);
+  assert.equal(m2.time, 1_700_000_001_234);
+});
+
+test('embedded: TTL expiry with an injected clock', async () => {
+  let now = 1_000_000;
+  const e = new EmbeddedEngine(() => now);
+  const c = resolveChannel(t1, 'ttl:room');
+  assert.equal(c.opts.historyTtlSeconds, 60);
+
+  const m1 = await e.publish(c, '"at 0s"');
+  now += 30_000;
+  const m2 = await e.publish(c, '"at 30s"');
+  now += 30_000; // 60 s after m1: exactly the TTL, still kept
+  let page = await e.read(c, 0);
+  assert.deepEqual(page.messages, [m1, m2]);
+  assert.equal(page.complete, true);
+
+  now += 1; // m1 is now older than 60 s
+  page = await e.read(c, 0);
+  assert.deepEqual(page.messages, [m2]);
+  assert.equal(page.complete, false, 'm1 was lost to the TTL');
+  assert.equal(page.last, 2);
+  page = await e.read(c, 1);
+  assert.deepEqual(page.messages, [m2]);
+  assert.equal(page.complete, true);
+
+  now += 30_000; // everything expired
+  page = await e.read(c, 0);
+  assert.deepEqual(page.messages, []);
+  assert.equal(page.complete, false);
+  assert.equal(page.last, 2);
+  assert.deepEqual((await e.read(c, -1)).messages, []);
+  assert.deepEqual(await e.read(c, 2), { messages: [], last: 2, complete: true, epoch: e.epoch });
+
+  // Seqs continue after expiry.
+  const m3 = await e.publish(c, '"later"');
+  assert.equal(m3.seq, 3);
+  page = await e.read(c, 2);
+  assert.deepEqual(page.messages, [m3]);
+  assert.equal(page.complete, true);
+});
+
+test('embedded: the default namespace has no TTL', async () => {
+  let now = 0;
+  const e = new EmbeddedEngine(() => now);
+  const c = resolveChannel(t1, 'plain');
+  const m = await e.publish(c, '1');
+  now = 10 * 365 * 86_400_000;
+  assert.deepEqual((await e.read(c, 0)).messages, [m]);
+});
+
+test('embedded: namespace history size trims the ring', async () => {
+  const e = new EmbeddedEngine();
+  const c = resolveChannel(t1, 'short:x');
+  for (let i = 1; i <= 5; i++) await e.publish(c, String(i));
+  const page = await e.read(c, 0);
+  assert.deepEqual(page.messages.map((m) => m.seq), [3, 4, 5]);
+  assert.equal(page.complete, false);
+  assert.equal(page.last, 5);
+});
+
+test('embedded: delivery happens before publish resolves (synchronous)', async () => {
+  const e = new EmbeddedEngine();
+  const c = resolveChannel(t1, 'sync');
+  const got: Message[] = [];
+  e.setDeliveryHandler((_ch, m) => got.push(m));
+  await e.subscribe(c);
+  const p = e.publish(c, '"x"');
+  assert.equal(got.length, 1, 'delivered during publish()');
+  assert.equal(got[0], await p);
+});
+
+test('embedded: broker, history and presence are the engine itself', () => {
+  const e = new EmbeddedEngine();
+  assert.equal(e.broker, e);
+  assert.equal(e.history, e);
+  assert.equal(e.presence, e);
+});
