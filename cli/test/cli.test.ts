@@ -54,7 +54,7 @@ test('cli: `switchyard dev --port 0 --tenants FILE` serves, prints URLs, and sto
   assert.ok(port > 0);
   const health = await fetch(`http://127.0.0.1:${port}/healthz`);
   assert.equal(health.status, 200);
-  const token = await (await fetch(`http://127.0.0.1:${port}/token?site=demo`)).json();
+  const token = (await (await fetch(`http://127.0.0.1:${port}/token?site=demo`)).json()) as { expires: number };
   assert.equal(token.expires, 300);
   assert.match(r.stderr(), /ws:\/\/127\.0\.0\.1:\d+\/v1\/ws\?tenant=demo/);
   r.child.kill('SIGTERM');

@@ -39,15 +39,15 @@ test('control API alone: publish then read history', async (t) => {
   for (const n of [1, 2, 3]) {
     const r = await fetch(`${base}/v1/publish`, { method: 'POST', headers: auth, body: JSON.stringify({ tenant: 't1', channel: 'c', data: { n } }) });
     assert.equal(r.status, 200);
-    assert.equal((await r.json()).seq, n);
+    assert.equal(((await r.json()) as { seq: number }).seq, n);
   }
-  const h = await (await fetch(`${base}/v1/history?tenant=t1&channel=c&after=1`, { headers: auth })).json();
-  assert.deepEqual(h.messages.map((m: { data: { n: number } }) => m.data.n), [2, 3]);
+  const h = (await (await fetch(`${base}/v1/history?tenant=t1&channel=c&after=1`, { headers: auth })).json()) as { messages: { data: { n: number } }[] };
+  assert.deepEqual(h.messages.map((m) => m.data.n), [2, 3]);
 });
 
 test('control API alone: /stats reports no connections without a gateway; bodies over the limit are 413', async (t) => {
   const base = await start(t);
-  const s = await (await fetch(`${base}/stats`, { headers: { authorization: 'Bearer admin-token-123' } })).json();
+  const s = (await (await fetch(`${base}/stats`, { headers: { authorization: 'Bearer admin-token-123' } })).json()) as { connections: number };
   assert.equal(s.connections, 0);
   const big = await fetch(`${base}/v1/publish`, {
     method: 'POST',
@@ -55,5 +55,5 @@ test('control API alone: /stats reports no connections without a gateway; bodies
     body: JSON.stringify({ tenant: 't1', channel: 'c', data: 'x'.repeat(10_000) }),
   });
   assert.equal(big.status, 413);
-  assert.equal((await big.json()).code, 'payload_too_large');
+  assert.equal(((await big.json()) as { code: string }).code, 'payload_too_large');
 });
