@@ -45,6 +45,8 @@ export function checkOptions(a: Parsed): string[] {
   int('max-buffered-bytes', 1024, 1024 * 1024 * 1024);
   int('max-subscriptions', 1, 1_000_000);
   int('idle-timeout', 0, 960);
+  const idle = a['idle-timeout'];
+  if (typeof idle === 'number' && idle > 0 && idle < 8) problems.push('--idle-timeout must be 0 (never) or from 8 to 960 seconds');
   if (typeof a.tenants !== 'string' || a.tenants === '') problems.push('--tenants FILE is required (or SWITCHYARD_TENANTS)');
   const id = a['node-id'];
   if (id !== undefined && (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(id))) {
@@ -64,8 +66,7 @@ export function toConfig(a: Parsed): CliConfig {
     maxPayload: a['max-payload'] as number,
     maxBufferedBytes: a['max-buffered-bytes'] as number,
     maxSubscriptions: a['max-subscriptions'] as number,
-    // uWS accepts 0 (off) or 8 seconds and more.
-    idleTimeout: a['idle-timeout'] === 0 ? 0 : Math.max(8, a['idle-timeout'] as number),
+    idleTimeout: a['idle-timeout'] as number,
     nats,
   });
 }

@@ -1,4 +1,4 @@
-import { App, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
+import { App, LIBUS_LISTEN_EXCLUSIVE_PORT, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
 import {
   EmbeddedEngine,
   Publisher,
@@ -82,7 +82,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(o.host, o.port, (ls) => {
+    // Exclusive: a second process on a busy port must fail, not silently share it (SO_REUSEPORT).
+    app.listen(o.host, o.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (ls) => {
       if (ls) resolve(ls);
       else reject(new Error(`cannot listen on ${o.host}:${o.port} (in use, or not a local address)`));
     });

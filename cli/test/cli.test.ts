@@ -84,6 +84,7 @@ test('cli: bad flags, a missing tenants file and the cluster roles exit non-zero
   const cases: [string[], RegExp][] = [
     [['dev', '--port', '70000', '--tenants', DEMO], /--port must be an integer from 0 to 65535/],
     [['dev', '--port', '0'], /--tenants FILE is required/],
+    [['dev', '--port', '0', '--idle-timeout', '5', '--tenants', DEMO], /--idle-timeout must be 0 \(never\) or from 8 to 960/],
     [['dev', '--port', '0', '--tenants', '/nonexistent/t.json'], /cannot read file/],
     [['dev', '--bogus', '1', '--tenants', DEMO], /Unknown argument/i],
     [['gateway', '--tenants', DEMO], /cluster mode/],
@@ -104,4 +105,14 @@ test('cli: --help documents every flag', async (t) => {
   for (const flag of ['--port', '--host', '--tenants', '--log-level', '--node-id', '--max-payload', '--max-buffered-bytes', '--max-subscriptions', '--idle-timeout', '--nats', 'SWITCHYARD_']) {
     assert.ok(r.stdout().includes(flag), `help lacks ${flag}`);
   }
+});
+
+test('cli: a port that is already in use is an error, not a silently shared port', async (t) => {
+  const first = run(t, ['dev', '--port', '0', '--host', '127.0.0.1', '--tenants', DEMO]);
+  const port = await listeningPort(first);
+  const second = run(t, ['dev', '--port', String(port), '--host', '127.0.0.1', '--tenants', DEMO]);
+  assert.equal(await withDeadline(second.exit, 10_000, 'no exit'), 1);
+  assert.match(second.stderr(), /cannot listen on 127\.0\.0\.1:\d+/);
+  first.child.kill('SIGTERM');
+  await withDeadline(first.exit, 10_000, 'no exit after SIGTERM');
 });

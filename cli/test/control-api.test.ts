@@ -22,6 +22,7 @@ test('control API: history after a seq, with limit, last and complete', async (t
   assert.deepEqual(r.body.messages.map((m: any) => [m.seq, m.data.i]), [[3, 3], [4, 4]]);
   assert.equal(r.body.last, 5);
   assert.equal(r.body.complete, true);
+  assert.equal(r.body.more, true);
   const lastOnly = await http(s, 'GET', '/v1/history?tenant=demo&channel=chat:h&after=-1', undefined, backend);
   assert.deepEqual(lastOnly.body.messages.map((m: any) => m.seq), [5]);
   const bad = await http(s, 'GET', '/v1/history?tenant=demo&channel=chat:h&after=x', undefined, backend);

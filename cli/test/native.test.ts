@@ -124,7 +124,7 @@ test('native: presence lists subscribers of presence channels', async (t) => {
   await b.closed;
   const rest = await http(s, 'GET', '/v1/presence?tenant=demo&channel=chat:room', undefined, backend);
   assert.deepEqual(rest.body.clients.map((x: any) => x.user), ['alice']);
-  assert.equal((await call(a, { type: 'presence', channel: 'nopresence' })).error.name, 'permission_denied');
+  assert.equal((await call(a, { type: 'presence', channel: 'nopresence' })).error.name, 'bad_request');
 });
 
 test('native: msgpack subprotocol speaks the same objects in binary frames', async (t) => {
@@ -252,4 +252,51 @@ test('native: a token that expires closes the connection with 4101', async (t) =
   assert.ok((await c.next()).result);
   const closed = await c.closedWithin(3000);
   assert.deepEqual(closed, { code: 4101, reason: 'token expired' });
+});
+
+test('native: a resume point from another epoch replays everything held, not recovered', async (t) => {
+  const s = await startDev(t);
+  for (let i = 1; i <= 4; i++) await publish(s, 'chat:e', { i });
+  const c = await authed(t, s);
+  const same = await call(c, { type: 'subscribe', channel: 'chat:e', after: 3 });
+  assert.equal(same.result.recovered, true);
+  assert.deepEqual((await c.take(1, (f) => f.type === 'message')).map((m) => m.seq), [4]);
+  const c2 = await authed(t, s);
+  const other = await call(c2, { type: 'subscribe', channel: 'chat:e', after: 3, epoch: 'an-older-run' });
+  assert.equal(other.result.recovered, false);
+  assert.notEqual(other.result.epoch, 'an-older-run');
+  assert.equal(other.result.epoch, same.result.epoch);
+  assert.deepEqual((await c2.take(4, (f) => f.type === 'message')).map((m) => m.seq), [1, 2, 3, 4]);
+  assert.equal((await call(c2, { type: 'subscribe', channel: 'chat:f', after: 0, epoch: 7 })).error.name, 'bad_request');
+});
+
+test('native: a live-only subscribe reports the channel position, even without history', async (t) => {
+  const s = await startDev(t);
+  await publish(s, 'live:x', 1);
+  await publish(s, 'live:x', 2);
+  const c = await authed(t, s);
+  const r = await call(c, { type: 'subscribe', channel: 'live:x' });
+  assert.equal(r.result.last, 2);
+  assert.equal(typeof r.result.epoch, 'string');
+  assert.ok(r.result.epoch.length > 0);
+  await publish(s, 'live:x', 3);
+  assert.equal((await c.nextWhere((f) => f.type === 'message')).seq, 3);
+});
+
+test('native: msgpack 64-bit integers arrive as numbers; binary values are refused', async (t) => {
+  const s = await startDev(t);
+  const c = await connect(t, wsUrl(s, '/v1/ws?tenant=demo'), 'switchyard.v1.msgpack');
+  await c.next();
+  c.ws.send(pack({ type: 'auth', id: 1, token: token() }));
+  await c.next();
+  c.ws.send(pack({ type: 'subscribe', id: 2, channel: 'chat:b' }));
+  await c.next();
+  c.ws.send(pack({ type: 'publish', id: 3, channel: 'chat:b', data: { big: 2n ** 40n } }));
+  const frames = await c.take(2);
+  assert.deepEqual(frames.find((f) => f.type === 'message')?.data, { big: 2 ** 40 });
+  c.ws.send(pack({ type: 'publish', id: 4, channel: 'chat:b', data: { raw: Buffer.from([1, 2, 3]) } }));
+  const r = await c.next();
+  assert.equal(r.id, 4);
+  assert.equal(r.error.name, 'bad_request');
+  assert.match(r.error.message, /binary/);
 });

@@ -88,7 +88,6 @@ export const toClientError = (e: unknown): ProtocolError =>
 export const CloseReason = {
   Shutdown: 'shutdown',
   MessageTooBig: 'message_too_big',
-  Unauthorized: 'unauthorized',
   SlowConsumer: 'slow_consumer',
   TokenExpired: 'token_expired',
 } as const;
@@ -97,7 +96,6 @@ export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 export const closeCode: Readonly<Record<CloseReason, number>> = {
   [CloseReason.Shutdown]: 1001,
   [CloseReason.MessageTooBig]: 1009,
-  [CloseReason.Unauthorized]: 4001,
   [CloseReason.SlowConsumer]: 4100,
   [CloseReason.TokenExpired]: 4101,
 };
@@ -106,7 +104,6 @@ export const closeCode: Readonly<Record<CloseReason, number>> = {
 export const closeText: Readonly<Record<CloseReason, string>> = {
   [CloseReason.Shutdown]: 'server shutting down',
   [CloseReason.MessageTooBig]: 'message too big',
-  [CloseReason.Unauthorized]: 'unauthorized',
   [CloseReason.SlowConsumer]: 'slow consumer: send buffer limit exceeded',
   [CloseReason.TokenExpired]: 'token expired',
 };

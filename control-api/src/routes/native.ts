@@ -70,6 +70,7 @@ export function mountNativeRoutes(app: TemplatedApp, ctx: ControlContext): void 
       body: {
         channel: ref.name,
         messages: page.messages.slice(0, limit).map(messageJson),
+        more: page.messages.length > limit,
         last: page.last,
         complete: page.complete,
         epoch: page.epoch,

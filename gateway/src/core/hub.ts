@@ -51,6 +51,13 @@ export interface Subscribed {
   readonly after: number | undefined;
 }
 
+/** Where a client resumes from: after seq `after` (-1: the last message) of epoch `epoch`. */
+export interface ResumePoint {
+  readonly after: number;
+  /** The epoch the client's seq belongs to; another epoch means its seq means nothing here. */
+  readonly epoch?: string;
+}
+
 export interface HubLimits {
   /** Subscriptions one connection may hold. */
   readonly maxSubscriptions: number;
@@ -139,7 +146,7 @@ export class Hub {
    * messages are held for `s` until `activate`, so replay and live flow join with no
    * duplicate, hole or reordering. Rolls back if the engine refuses.
    */
-  async subscribe(s: Session, ref: ChannelRef, after: number | undefined): Promise<Subscribed> {
+  async subscribe(s: Session, ref: ChannelRef, from: ResumePoint | undefined): Promise<Subscribed> {
     if (this.isSubscribed(s, ref)) throw new ProtocolError(ErrorCode.AlreadySubscribed, `already subscribed to ${ref.name}`);
     if (s.subscriptions >= this.limits.maxSubscriptions) {
       throw new ProtocolError(ErrorCode.LimitExceeded, `at most ${this.limits.maxSubscriptions} subscriptions per connection`);
@@ -151,28 +158,20 @@ export class Hub {
     ch.pending.set(s, []);
     try {
       await ch.ready;
-      let replay: readonly Message[] = [];
-      let recovered = true;
-      let last = ch.lastSeq;
-      let epoch = '';
-      if (after !== undefined || ref.opts.history > 0) {
-        let page = await this.engine.history.read(ref, after ?? -1);
-        // A resume point past the channel's end comes from an earlier epoch (a restarted
-        // engine): everything the history holds is new to this client.
-        if (after !== undefined && after > 0 && after > page.last) {
-          page = await this.engine.history.read(ref, 0);
-          recovered = false;
-        }
-        if (after !== undefined) {
-          replay = page.messages;
-          recovered &&= page.complete;
-        }
-        last = page.last;
-        epoch = page.epoch;
+      const after = from?.after;
+      let page = await this.engine.history.read(ref, after ?? -1);
+      let recovered = page.complete;
+      // A resume point from another epoch (a restarted engine), or past the channel's end
+      // (the same, with a client that did not say its epoch): everything held is new to it.
+      if (after !== undefined && after > 0 && (after > page.last || (from?.epoch !== undefined && from.epoch !== page.epoch))) {
+        page = await this.engine.history.read(ref, 0);
+        recovered = false;
       }
+      const replay = after !== undefined ? page.messages : [];
+      const { last, epoch } = page;
       if (ref.opts.presence) await this.engine.presence.join(ref, presenceOf(s));
       if (!ch.pending.has(s)) throw new ProtocolError(ErrorCode.NotSubscribed, 'unsubscribed while subscribing');
-      return { channel: ref, replay, last, recovered, epoch, after };
+      return { channel: ref, replay, last, recovered: after === undefined || recovered, epoch, after };
     } catch (err) {
       if (ch.pending.has(s)) this.drop(s, ch);
       throw err;

@@ -1,4 +1,4 @@
-import { pack, unpack } from 'msgpackr';
+import { Unpackr, pack } from 'msgpackr';
 import {
   CloseReason,
   ErrorCode,
@@ -23,6 +23,9 @@ export const NATIVE_MSGPACK_PROTOCOL = 'switchyard.v1.msgpack';
 export const NATIVE_VERSION = 1;
 
 type RequestId = string | number | undefined;
+
+// Plain msgpack maps as objects; 64-bit integers as numbers (JSON has no bigint).
+const unpackr = new Unpackr({ mapsAsObjects: true, int64AsType: 'number' });
 type Frame = Record<string, unknown>;
 
 /**
@@ -47,7 +50,7 @@ export class NativeDialect implements Dialect {
   message(s: Session, data: ArrayBuffer, binary: boolean): void {
     let frame: unknown;
     try {
-      frame = binary ? unpack(new Uint8Array(data).slice()) : JSON.parse(Buffer.from(data).toString('utf8'));
+      frame = binary ? unpackr.unpack(new Uint8Array(data).slice()) : JSON.parse(Buffer.from(data).toString('utf8'));
     } catch {
       this.error(s, new ProtocolError(ErrorCode.BadFrame, binary ? 'frame is not valid msgpack' : 'frame is not valid JSON'));
       return;
@@ -109,16 +112,7 @@ export class NativeDialect implements Dialect {
     s.allowed = claims.channels;
     if (s.expiryTimer !== undefined) clearTimeout(s.expiryTimer);
     s.expiryTimer = undefined;
-    if (claims.exp !== undefined) {
-      // setTimeout's limit is 2^31-1 ms; a later expiry simply is not enforced on this connection.
-      const ms = claims.exp * 1000 - Date.now();
-      if (ms < 2 ** 31 - 1) {
-        s.expiryTimer = setTimeout(() => {
-          if (!s.closed) s.conn.end(closeCode[CloseReason.TokenExpired], closeText[CloseReason.TokenExpired]);
-        }, ms);
-        s.expiryTimer.unref();
-      }
-    }
+    if (claims.exp !== undefined) armExpiry(s, claims.exp * 1000);
     this.reply(s, id, { conn: s.id, ...(claims.user !== undefined ? { user: claims.user } : {}), ...(claims.exp !== undefined ? { exp: claims.exp } : {}) });
   }
 
@@ -140,7 +134,9 @@ export class NativeDialect implements Dialect {
     if (after !== undefined && (typeof after !== 'number' || !Number.isInteger(after) || after < -1)) {
       throw new ProtocolError(ErrorCode.BadRequest, 'after must be an integer >= -1');
     }
-    const sub = await this.ctx.hub.subscribe(s, ref, after);
+    const epoch = f.epoch;
+    if (epoch !== undefined && typeof epoch !== 'string') throw new ProtocolError(ErrorCode.BadRequest, 'epoch must be a string');
+    const sub = await this.ctx.hub.subscribe(s, ref, after === undefined ? undefined : { after, ...(epoch !== undefined ? { epoch } : {}) });
     if (s.closed) return;
     this.reply(s, id, { channel: ref.name, last: sub.last, recovered: sub.recovered, epoch: sub.epoch });
     this.ctx.hub.activate(s, sub);
@@ -169,7 +165,7 @@ export class NativeDialect implements Dialect {
 
   private async presence(s: Session, id: RequestId, f: Frame): Promise<void> {
     const ref = this.channel(s, f);
-    if (!ref.opts.presence) throw new ProtocolError(ErrorCode.PermissionDenied, `presence is off for ${ref.name}`);
+    if (!ref.opts.presence) throw new ProtocolError(ErrorCode.BadRequest, `presence is off for ${ref.name}`);
     this.reply(s, id, { channel: ref.name, clients: await this.ctx.hub.presence(ref) });
   }
 
@@ -194,3 +190,14 @@ const errorBody = (e: ProtocolError) => ({
   message: e.message,
   ...(e.temporary ? { temporary: true } : {}),
 });
+
+/** Closes the session with 4101 when its token expires (re-armed past setTimeout's ~24.8-day limit). */
+function armExpiry(s: Session, expMs: number): void {
+  const ms = expMs - Date.now();
+  s.expiryTimer = setTimeout(() => {
+    if (s.closed) return;
+    if (Date.now() >= expMs) s.conn.end(closeCode[CloseReason.TokenExpired], closeText[CloseReason.TokenExpired]);
+    else armExpiry(s, expMs);
+  }, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+  s.expiryTimer.unref();
+}

@@ -88,7 +88,7 @@ export class SiteDialect implements Dialect {
       throw new ProtocolError(ErrorCode.PermissionDenied, 'auth does not match channel and token');
     }
     // after: 0 = only new messages; -1 = the last one, then new ones; N = everything after N.
-    const sub = await this.ctx.hub.subscribe(s, ref, after === 0 ? undefined : after);
+    const sub = await this.ctx.hub.subscribe(s, ref, after === 0 ? undefined : { after });
     if (s.closed) return;
     this.respond(s, reqId);
     this.ctx.hub.activate(s, sub);
