@@ -1,12 +1,13 @@
 import yargs from 'yargs';
 import { TenantsConfigError, createLogger, loadTenantsFile } from '@switchyard/shared';
 import { OPTIONS, checkOptions, toConfig, type CliConfig } from './options.js';
+import { createEngine } from './engine.js';
 import { startServer, type Role } from './server.js';
 
 const ROLES: Record<Role, string> = {
   dev: 'Run gateway + control API + embedded engine in one process on one port (no broker needed)',
-  gateway: 'Run a gateway node of a cluster (needs --nats)',
-  'control-api': 'Run a control-API replica of a cluster (needs --nats)',
+  gateway: 'Run a gateway node of a cluster: WebSocket endpoints (needs --nats)',
+  'control-api': 'Run a control-API replica of a cluster: REST API, creates the JetStream streams (needs --nats)',
 };
 
 /**
@@ -62,11 +63,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(role: Role, c: CliConfig): Promise<number> {
-  if (role !== 'dev') {
-    console.error(
-      `switchyard ${role}: cluster mode (NATS/JetStream) is not available in this version; ` +
-        `run 'switchyard dev' for a single node with the embedded engine.`,
-    );
+  if (role !== 'dev' && c.nats === undefined) {
+    console.error(`switchyard ${role}: --nats URL (or SWITCHYARD_NATS) is required; run 'switchyard dev' for a single node without NATS.`);
     return 2;
   }
   let tenants;
@@ -78,6 +76,7 @@ async function run(role: Role, c: CliConfig): Promise<number> {
   }
   const log = createLogger(c.logLevel, { node: c.nodeId });
   const server = await startServer({
+    engine: createEngine(role, c, tenants, log),
     role,
     host: c.host,
     port: c.port,
@@ -93,17 +92,18 @@ async function run(role: Role, c: CliConfig): Promise<number> {
   });
   const ws = server.url.replace(/^http/, 'ws');
   const tenant = [...tenants.tenants.keys()][0] ?? 'demo';
-  console.error(
-    [
-      `Switchyard ${role} is running on port ${server.port}. Try:`,
-      `  native protocol:  ${ws}/v1/ws?tenant=${tenant}`,
-      `  site protocol:    ${ws}/ws?site=${tenant}`,
+  const lines = [`Switchyard ${role} is running on port ${server.port} (${server.engine.kind} engine). Try:`];
+  if (role !== 'control-api') {
+    lines.push(`  native protocol:  ${ws}/v1/ws?tenant=${tenant}`, `  site protocol:    ${ws}/ws?site=${tenant}`);
+  }
+  if (role !== 'gateway') {
+    lines.push(
       `  site token:       curl '${server.url}/token?site=${tenant}'`,
       `  publish (REST):   curl -X POST ${server.url}/v1/publish -H 'Authorization: Bearer <backendSecret>' -d '{"tenant":"${tenant}","channel":"chat:lobby","data":{"text":"hi"}}'`,
-      `  health, metrics:  ${server.url}/healthz  ${server.url}/readyz  ${server.url}/metrics`,
-      `Stop with Ctrl-C.`,
-    ].join('\n'),
-  );
+    );
+  }
+  lines.push(`  health, metrics:  ${server.url}/healthz  ${server.url}/readyz  ${server.url}/metrics`, 'Stop with Ctrl-C.');
+  console.error(lines.join('\n'));
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'shutting down');

@@ -15,7 +15,13 @@ export const OPTIONS = {
   'max-buffered-bytes': { type: 'number', default: 1024 * 1024, describe: 'Send buffer per connection before it is closed as a slow consumer (close code 4100), in bytes' },
   'max-subscriptions': { type: 'number', default: 1000, describe: 'Subscriptions one connection may hold' },
   'idle-timeout': { type: 'number', default: 120, describe: 'Seconds without traffic before a connection is closed (the server pings to keep live ones open; 0 = never)' },
-  nats: { type: 'string', describe: 'NATS URL(s), comma separated (cluster roles; not yet available)' },
+  nats: { type: 'string', describe: 'NATS URL(s), comma separated. Required by gateway and control-api; dev uses the embedded engine without it' },
+  'nats-user': { type: 'string', describe: 'NATS user name (with --nats-pass)' },
+  'nats-pass': { type: 'string', describe: 'NATS password' },
+  'nats-token': { type: 'string', describe: 'NATS authentication token' },
+  'nats-tls-ca': { type: 'string', describe: 'PEM file of the CA that signed the NATS servers\' certificates (turns TLS on)' },
+  'nats-prefix': { type: 'string', default: 'sy', describe: 'Prefix of Switchyard\'s NATS subjects and stream names (deployments sharing one NATS use different ones)' },
+  'nats-replicas': { type: 'number', default: 1, describe: 'JetStream replicas of each history stream (created by the control API)' },
 } as const;
 
 export interface CliConfig {
@@ -29,6 +35,12 @@ export interface CliConfig {
   readonly maxSubscriptions: number;
   readonly idleTimeout: number;
   readonly nats: readonly string[] | undefined;
+  readonly natsUser: string | undefined;
+  readonly natsPass: string | undefined;
+  readonly natsToken: string | undefined;
+  readonly natsTlsCa: string | undefined;
+  readonly natsPrefix: string;
+  readonly natsReplicas: number;
 }
 
 type Parsed = Record<string, unknown>;
@@ -48,6 +60,9 @@ export function checkOptions(a: Parsed): string[] {
   const idle = a['idle-timeout'];
   if (typeof idle === 'number' && idle > 0 && idle < 8) problems.push('--idle-timeout must be 0 (never) or from 8 to 960 seconds');
   if (typeof a.tenants !== 'string' || a.tenants === '') problems.push('--tenants FILE is required (or SWITCHYARD_TENANTS)');
+  int('nats-replicas', 1, 5);
+  const prefix = a['nats-prefix'];
+  if (typeof prefix !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) problems.push('--nats-prefix must be 1-32 characters of A-Z a-z 0-9 _ -');
   const id = a['node-id'];
   if (id !== undefined && (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(id))) {
     problems.push('--node-id must be 1-32 characters of A-Z a-z 0-9 _ -');
@@ -68,5 +83,11 @@ export function toConfig(a: Parsed): CliConfig {
     maxSubscriptions: a['max-subscriptions'] as number,
     idleTimeout: a['idle-timeout'] as number,
     nats,
+    natsUser: a['nats-user'] as string | undefined,
+    natsPass: a['nats-pass'] as string | undefined,
+    natsToken: a['nats-token'] as string | undefined,
+    natsTlsCa: a['nats-tls-ca'] as string | undefined,
+    natsPrefix: a['nats-prefix'] as string,
+    natsReplicas: a['nats-replicas'] as number,
   });
 }

@@ -1,11 +1,13 @@
 import { App, LIBUS_LISTEN_EXCLUSIVE_PORT, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
 import {
   EmbeddedEngine,
+  NatsEngine,
   Publisher,
   createMetrics,
   mountOps,
   type Engine,
   type Logger,
+  type NodeSnapshot,
   type TenantRegistry,
 } from '@switchyard/shared';
 import { Gateway, type SocketLimits } from '@switchyard/gateway';
@@ -38,7 +40,7 @@ export interface RunningServer {
 
 /** Starts one Switchyard process: the roles it runs share one uWS app and one port. */
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
-  const engine = o.engine ?? new EmbeddedEngine();
+  const engine: Engine = o.engine ?? new EmbeddedEngine();
   const metrics = createMetrics(o.role);
   const publisher = new Publisher(engine, metrics, o.limits.maxPayload);
   const app = App();
@@ -56,6 +58,19 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           log: o.log.child({ component: 'gateway' }),
           limits: o.limits,
         });
+  const s = metrics.stats;
+  const snapshot = (): NodeSnapshot => ({
+    node: o.nodeId,
+    role: o.role,
+    connections: gateway?.connections ?? 0,
+    channels: gateway?.hub.channelCount ?? 0,
+    subscriptions: gateway?.hub.subscriptions ?? 0,
+    messagesIn: s.messagesIn,
+    messagesOut: s.messagesOut,
+    bytesIn: s.bytesIn,
+    bytesOut: s.bytesOut,
+  });
+  engine.nodes?.serveStats(snapshot);
   if (o.role !== 'gateway') {
     mountControlApi(app, {
       tenants: o.tenants,
@@ -64,16 +79,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       metrics,
       log: o.log.child({ component: 'control-api' }),
       maxPayload: o.limits.maxPayload,
-      ...(gateway !== undefined
-        ? {
-            gateway: {
-              connections: () => gateway.connections,
-              channels: () => gateway.hub.channelCount,
-              subscriptions: () => gateway.hub.subscriptions,
-            },
-          }
-        : {}),
+      snapshot,
     });
+  }
+  if (engine instanceof NatsEngine) {
+    const nats = engine;
+    metrics.counter('switchyard_nats_live_messages_total', 'Messages this node received on live NATS subjects (only for channels it has subscribers on).', () => nats.received);
+    metrics.gauge('switchyard_nats_live_subscriptions', 'Live NATS subjects this node is subscribed to (one per channel with local subscribers).', () => nats.liveSubscriptions());
+    metrics.gauge('switchyard_engine_ready', '1 when the engine can publish and subscribe (NATS connected, streams in place).', () => (nats.ready() ? 1 : 0));
   }
   mountOps(app, () => !draining && engine.ready(), metrics, o.log);
   app.any('/*', (res) => {

@@ -87,8 +87,8 @@ test('cli: bad flags, a missing tenants file and the cluster roles exit non-zero
     [['dev', '--port', '0', '--idle-timeout', '5', '--tenants', DEMO], /--idle-timeout must be 0 \(never\) or from 8 to 960/],
     [['dev', '--port', '0', '--tenants', '/nonexistent/t.json'], /cannot read file/],
     [['dev', '--bogus', '1', '--tenants', DEMO], /Unknown argument/i],
-    [['gateway', '--tenants', DEMO], /cluster mode/],
-    [['control-api', '--tenants', DEMO], /cluster mode/],
+    [['gateway', '--tenants', DEMO], /--nats URL \(or SWITCHYARD_NATS\) is required/],
+    [['control-api', '--tenants', DEMO], /--nats URL \(or SWITCHYARD_NATS\) is required/],
     [[], /Name a command/],
   ];
   for (const [args, want] of cases) {
@@ -115,4 +115,43 @@ test('cli: a port that is already in use is an error, not a silently shared port
   assert.match(second.stderr(), /cannot listen on 127\.0\.0\.1:\d+/);
   first.child.kill('SIGTERM');
   await withDeadline(first.exit, 10_000, 'no exit after SIGTERM');
+});
+
+test('cli: `switchyard control-api` and `switchyard gateway` with --nats form a cluster', async (t) => {
+  const { startNatsServer } = await import('../../shared/test/nats-server.js');
+  const { Client } = await import('./helpers.js');
+  const nats = await startNatsServer();
+  t.after(() => nats.stop());
+  const common = ['--nats', nats.url, '--port', '0', '--host', '127.0.0.1', '--tenants', DEMO, '--nats-prefix', 'clitest'];
+  const cp = run(t, ['control-api', ...common]);
+  const gw = run(t, ['gateway', ...common, '--node-id', 'gw1']);
+  const [cpPort, gwPort] = await Promise.all([listeningPort(cp), listeningPort(gw)]);
+  const ready = async (port: number): Promise<void> => {
+    const deadline = Date.now() + 10_000;
+    while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) {
+      assert.ok(Date.now() < deadline, `port ${port} not ready`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await ready(cpPort);
+  await ready(gwPort);
+  const auth = { authorization: 'Bearer demo-backend-secret', 'content-type': 'application/json' };
+  const tok = (await (await fetch(`http://127.0.0.1:${cpPort}/v1/tokens`, { method: 'POST', headers: auth, body: JSON.stringify({ tenant: 'demo', user: 'cli' }) })).json()) as { token: string };
+  const c = await Client.open(`ws://127.0.0.1:${gwPort}/v1/ws?tenant=demo`);
+  t.after(() => c.close());
+  assert.match((await c.next(5000)).conn, /^gw1:/);
+  c.send({ type: 'auth', id: 1, token: tok.token });
+  assert.equal((await c.next(5000)).result.user, 'cli');
+  c.send({ type: 'subscribe', id: 2, channel: 'news' });
+  assert.ok((await c.next(5000)).result);
+  const pub = await fetch(`http://127.0.0.1:${cpPort}/v1/publish`, { method: 'POST', headers: auth, body: JSON.stringify({ tenant: 'demo', channel: 'news', data: { via: 'cluster' } }) });
+  const { seq } = (await pub.json()) as { seq: number };
+  const m = await c.next(5000);
+  assert.deepEqual([m.type, m.seq, m.data], ['message', seq, { via: 'cluster' }]);
+  c.close();
+  await c.closed;
+  gw.child.kill('SIGTERM');
+  cp.child.kill('SIGTERM');
+  assert.equal(await withDeadline(gw.exit, 10_000, 'gateway did not exit'), 0);
+  assert.equal(await withDeadline(cp.exit, 10_000, 'control-api did not exit'), 0);
 });

@@ -1,11 +1,4 @@
-import type { Engine, Logger, Metrics, Publisher, TenantRegistry } from '@switchyard/shared';
-
-/** Live figures of the gateway in the same process, when there is one (dev mode). */
-export interface LocalGatewayStats {
-  connections(): number;
-  channels(): number;
-  subscriptions(): number;
-}
+import type { Engine, Logger, Metrics, NodeSnapshot, Publisher, TenantRegistry } from '@switchyard/shared';
 
 /** Everything the control-API routes use; passed down whole because every route needs most of it. */
 export interface ControlContext {
@@ -16,5 +9,6 @@ export interface ControlContext {
   readonly log: Logger;
   /** Largest accepted request body and message payload, in bytes. */
   readonly maxPayload: number;
-  readonly gateway?: LocalGatewayStats;
+  /** This process's own figures (a cluster engine gathers every node's instead). */
+  readonly snapshot: () => NodeSnapshot;
 }

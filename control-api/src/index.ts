@@ -3,7 +3,7 @@ import type { ControlContext } from './context.js';
 import { mountNativeRoutes } from './routes/native.js';
 import { mountSiteRoutes } from './routes/site.js';
 
-export type { ControlContext, LocalGatewayStats } from './context.js';
+export type { ControlContext } from './context.js';
 
 /** Mounts the control API's REST routes on an app (its own, or the dev process's shared one). */
 export function mountControlApi(app: TemplatedApp, ctx: ControlContext): void {

@@ -14,3 +14,6 @@ export * from './engine/embedded.js';
 export * from './engine/publisher.js';
 export * from './http/server.js';
 export * from './http/ops.js';
+export * from './engine/nats/nats-engine.js';
+export * from './engine/nats/subjects.js';
+export * from './engine/nats/streams.js';

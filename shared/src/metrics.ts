@@ -27,6 +27,10 @@ export interface Metrics {
   readonly errors: Counter<'code'>;
   /** Connects the gateway's live figures (only processes that hold sockets have them). */
   attachGateway(g: GatewayGauges): void;
+  /** Exports a counter kept elsewhere as a plain number, read on scrape. */
+  counter(name: string, help: string, read: () => number): void;
+  /** Exports a gauge read on scrape. */
+  gauge(name: string, help: string, read: () => number): void;
 }
 
 /** Builds the process's registry: default Node metrics plus Switchyard's, all `switchyard_`-prefixed. */
@@ -105,6 +109,17 @@ export function createMetrics(role: string): Metrics {
     errors,
     attachGateway(g) {
       gateway = g;
+    },
+    counter: mirror,
+    gauge(name, help, read) {
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
     },
   };
 }

@@ -19,7 +19,8 @@ import type { Engine, PresenceEntry } from '../src/engine/engine.js';
 
 const DEADLINE_MS = 2_000;
 
-const registry = parseTenants({
+/** The tenants every contract channel belongs to (engines that plan per-tenant storage need them). */
+export const registry = parseTenants({
   adminToken: 'contract-admin-token',
   tenants: {
     alpha: {
@@ -223,8 +224,10 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
         const page = await e.history.read(c, last - 60);
         assert.deepEqual(seqsOf(page.messages), range(last - 49, last));
         assert.equal(page.complete, false);
-        const inside = await e.history.read(c, last - 50);
-        assert.deepEqual(seqsOf(inside.messages), range(last - 49, last));
+        // `complete` may be conservative only where the resume point itself was trimmed;
+        // from a seq the history still holds it must be exact.
+        const inside = await e.history.read(c, last - 49);
+        assert.deepEqual(seqsOf(inside.messages), range(last - 48, last));
         assert.equal(inside.complete, true);
       });
     });
@@ -238,9 +241,10 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
         const a2 = await e.broker.publish(a, '"a2"');
         const b2 = await e.broker.publish(b, '"b2"');
         const b3 = await e.broker.publish(b, '"b3"');
-        assert.equal(a2.seq, a1.seq + 1);
-        assert.equal(b2.seq, b1.seq + 1);
-        assert.equal(b3.seq, b2.seq + 1);
+        // Seqs only grow within a channel; they need not be contiguous (a cluster engine
+        // numbers a whole namespace's stream).
+        assert.ok(a2.seq > a1.seq);
+        assert.ok(b3.seq > b2.seq && b2.seq > b1.seq);
         const pa = await e.history.read(a, a1.seq - 1);
         const pb = await e.history.read(b, b1.seq - 1);
         assert.deepEqual(pa.messages.map((m) => m.data), ['"a1"', '"a2"']);
@@ -259,7 +263,7 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
         const a1 = await e.broker.publish(a, '"alpha-1"');
         const a2 = await e.broker.publish(a, '"alpha-2"');
         const b1 = await e.broker.publish(b, '"beta-1"');
-        assert.equal(a2.seq, a1.seq + 1);
+        assert.ok(a2.seq > a1.seq);
         const pa = await e.history.read(a, 0);
         const pb = await e.history.read(b, 0);
         assert.deepEqual(pa.messages.map((m) => m.data), ['"alpha-1"', '"alpha-2"']);
@@ -470,11 +474,16 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
         const published: Message[] = [];
         for (let i = 0; i < 4; i++) published.push(await e.broker.publish(c, JSON.stringify(i)));
         const first = (published[0] as Message).seq;
-        assert.deepEqual(seqsOf(published), range(first, first + 3));
-
         const got = await inbox.waitCount(c, 4);
         assert.deepEqual(seqsOf(got), seqsOf(published));
         assert.deepEqual(got.map((m) => m.data), ['0', '1', '2', '3']);
+        if (first === 0) {
+          // A cluster engine relays history-less channels over core NATS: no store, no seq.
+          assert.deepEqual(seqsOf(published), [0, 0, 0, 0]);
+          assert.deepEqual((await e.history.read(c, 0)).messages, []);
+          return;
+        }
+        assert.deepEqual(seqsOf(published), range(first, first + 3));
 
         const page = await e.history.read(c, first - 1);
         assert.deepEqual(page.messages, []);

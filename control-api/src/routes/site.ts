@@ -10,6 +10,7 @@ import {
   sitePostAuth,
   verifySiteToken,
   type ErrorFormatter,
+  type NodeSnapshot,
 } from '@switchyard/shared';
 import { requireAdmin, tenantOf } from '../auth.js';
 import type { ControlContext } from '../context.js';
@@ -44,20 +45,23 @@ export function mountSiteRoutes(app: TemplatedApp, ctx: ControlContext): void {
     return { status: 200, body: { status: 'ok', ord: m.seq } };
   });
 
-  routeFor(app, ctx)('get', '/stats', (req) => {
+  routeFor(app, ctx)('get', '/stats', async (req) => {
     requireAdmin(req, ctx);
-    const s = ctx.metrics.stats;
-    const g = ctx.gateway;
+    // In a cluster every node (this one included) answers with its own figures.
+    let nodes = ctx.engine.nodes !== undefined ? await ctx.engine.nodes.gatherStats() : [];
+    if (nodes.length === 0) nodes = [ctx.snapshot()];
+    const sum = (f: (n: NodeSnapshot) => number): number => nodes.reduce((acc, n) => acc + f(n), 0);
     return {
       status: 200,
       body: {
-        uptime: Math.floor((Date.now() - s.startedAt) / 1000),
+        uptime: Math.floor((Date.now() - ctx.metrics.stats.startedAt) / 1000),
         memory: process.memoryUsage().rss,
-        connections: g?.connections() ?? 0,
-        channels: g?.channels() ?? 0,
-        subscriptions: g?.subscriptions() ?? 0,
-        messages: { in: s.messagesIn, out: s.messagesOut },
-        bytes: { in: s.bytesIn, out: s.bytesOut },
+        connections: sum((n) => n.connections),
+        channels: sum((n) => n.channels),
+        subscriptions: sum((n) => n.subscriptions),
+        messages: { in: sum((n) => n.messagesIn), out: sum((n) => n.messagesOut) },
+        bytes: { in: sum((n) => n.bytesIn), out: sum((n) => n.bytesOut) },
+        nodes: nodes.map((n) => ({ node: n.node, role: n.role, connections: n.connections })),
       },
     };
   });

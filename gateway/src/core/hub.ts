@@ -101,8 +101,11 @@ export class Hub {
     const id = this.ids.get(ref.key);
     if (id === undefined) return;
     const ch = this.channels[id] as ChannelState;
-    if (msg.seq <= ch.lastSeq) return;
-    ch.lastSeq = msg.seq;
+    // Seq 0 marks a message of a channel without history in a cluster: nothing to order by.
+    if (msg.seq !== 0) {
+      if (msg.seq <= ch.lastSeq) return;
+      ch.lastSeq = msg.seq;
+    }
     const frames = this.frames;
     frames.fill(undefined);
     let n = 0;
@@ -200,7 +203,7 @@ export class Hub {
     };
     s.conn.cork(() => {
       for (const m of sub.replay) write(m);
-      for (const m of held) if (m.seq > floor) write(m);
+      for (const m of held) if (m.seq === 0 || m.seq > floor) write(m);
     });
     ch.live.add(s);
   }

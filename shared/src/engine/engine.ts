@@ -55,8 +55,30 @@ export interface Presence {
   list(ch: ChannelRef): Promise<PresenceEntry[]>;
 }
 
+/** One gateway node's live figures, as `GET /stats` sums them across a cluster. */
+export interface NodeSnapshot {
+  readonly node: string;
+  readonly role: string;
+  readonly connections: number;
+  readonly channels: number;
+  readonly subscriptions: number;
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+/** Cluster-wide questions to every gateway (only engines that span nodes have it). */
+export interface NodeDirectory {
+  /** Answers stats requests with this node's snapshot (gateways call it). */
+  serveStats(snapshot: () => NodeSnapshot): void;
+  /** Snapshots of every gateway that answers. */
+  gatherStats(): Promise<NodeSnapshot[]>;
+}
+
 export interface Engine {
   readonly kind: 'embedded' | 'nats';
+  readonly nodes?: NodeDirectory;
   readonly broker: Broker;
   readonly history: History;
   readonly presence: Presence;

@@ -6,7 +6,7 @@ export const MAX_CHANNEL_LENGTH = 200;
 
 /**
  * The one channel-name rule, used by every face: 1–200 characters, none of them a control
- * character (U+0000–U+001F, U+007F–U+009F). Anything else is allowed — spaces too, as otter's
+ * character (U+0000–U+001F, U+007F–U+009F), and no unpaired surrogate. Anything else is allowed — spaces too, as otter's
  * "arbitrarily named channels" need. A prefix before the first `:` that names one of the
  * tenant's namespaces selects that namespace's options.
  */
@@ -14,7 +14,8 @@ export const MAX_CHANNEL_LENGTH = 200;
 const CHANNEL_RE = /^[^\u0000-\u001f\u007f-\u009f]{1,200}$/;
 
 export function isValidChannel(name: unknown): name is string {
-  return typeof name === 'string' && CHANNEL_RE.test(name);
+  // Well-formed: a lone surrogate has no UTF-8 form, so it could not cross NATS and back.
+  return typeof name === 'string' && CHANNEL_RE.test(name) && name.isWellFormed();
 }
 
 /** A channel resolved against its tenant: what the core and the engines work with. */

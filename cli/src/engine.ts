@@ -1,0 +1,26 @@
+import { EmbeddedEngine, NatsEngine, type Engine, type Logger, type TenantRegistry } from '@switchyard/shared';
+import type { CliConfig } from './options.js';
+import type { Role } from './server.js';
+
+/**
+ * The engine a role runs on: NATS/JetStream when --nats is given (required by the cluster
+ * roles), the embedded engine otherwise. The control API owns the streams; gateways answer
+ * presence requests.
+ */
+export function createEngine(role: Role, c: CliConfig, tenants: TenantRegistry, log: Logger): Engine {
+  if (c.nats === undefined) return new EmbeddedEngine();
+  return new NatsEngine({
+    servers: c.nats,
+    tenants,
+    log: log.child({ component: 'nats' }),
+    prefix: c.natsPrefix,
+    name: `switchyard-${role}-${c.nodeId}`,
+    manageStreams: role !== 'gateway',
+    servePresence: role !== 'control-api',
+    replicas: c.natsReplicas,
+    ...(c.natsUser !== undefined ? { user: c.natsUser } : {}),
+    ...(c.natsPass !== undefined ? { pass: c.natsPass } : {}),
+    ...(c.natsToken !== undefined ? { token: c.natsToken } : {}),
+    ...(c.natsTlsCa !== undefined ? { tlsCaFile: c.natsTlsCa } : {}),
+  });
+}

@@ -1,0 +1,62 @@
+import { RetentionPolicy, StorageType, DiscardPolicy, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import type { Logger } from '../../log.js';
+import type { NamespaceOptions, TenantRegistry } from '../../model/tenant.js';
+import type { Subjects } from './subjects.js';
+
+/** One stream per tenant namespace that keeps history. */
+export interface StreamPlan {
+  readonly name: string;
+  readonly config: Partial<StreamConfig> & { name: string };
+}
+
+export function planStreams(tenants: TenantRegistry, subjects: Subjects, replicas: number): StreamPlan[] {
+  const plans: StreamPlan[] = [];
+  for (const t of tenants.tenants.values()) {
+    const namespaces: [string, NamespaceOptions][] = [['', t.defaultNamespace], ...t.namespaces];
+    for (const [ns, opts] of namespaces) {
+      if (opts.history === 0) continue;
+      const s = subjects.streamSubjects(t.id, ns);
+      const name = subjects.stream(t.id, ns);
+      plans.push({
+        name,
+        config: {
+          name,
+          subjects: [s.history],
+          retention: RetentionPolicy.Limits,
+          storage: StorageType.File,
+          discard: DiscardPolicy.Old,
+          num_replicas: replicas,
+          max_msgs_per_subject: opts.history,
+          max_age: opts.historyTtlSeconds * 1_000_000_000,
+          // The server itself relays each stored message, with its sequence and the previous
+          // sequence of the same subject, to the live subject gateways listen on.
+          republish: { src: s.history, dest: s.live },
+        },
+      });
+    }
+  }
+  return plans;
+}
+
+/** Creates missing streams and updates changed ones. Idempotent; run by the control API. */
+export async function ensureStreams(jsm: JetStreamManager, plans: readonly StreamPlan[], log: Logger): Promise<void> {
+  for (const p of plans) {
+    const existing = await jsm.streams.info(p.name).catch(() => undefined);
+    if (existing === undefined) {
+      await jsm.streams.add(p.config);
+      log.info({ stream: p.name }, 'stream created');
+      continue;
+    }
+    const c = existing.config;
+    const want = p.config;
+    if (
+      c.max_msgs_per_subject !== want.max_msgs_per_subject ||
+      c.max_age !== want.max_age ||
+      c.republish?.dest !== want.republish?.dest ||
+      c.subjects.join() !== (want.subjects ?? []).join()
+    ) {
+      await jsm.streams.update(p.name, { ...c, ...want } as StreamConfig);
+      log.info({ stream: p.name }, 'stream updated');
+    }
+  }
+}
