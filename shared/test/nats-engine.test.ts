@@ -109,3 +109,29 @@ describe('nats engine: gaps', () => {
     }
   });
 });
+
+describe('nats engine: interest', () => {
+  test('subscribe/unsubscribe races settle on the last call, with no leaked or missing subscription', async () => {
+    const e = await makeEngine();
+    try {
+      const { resolveChannel } = await import('../src/model/channel.js');
+      const ch = resolveChannel(registry.tenants.get('alpha')!, 'chat:race');
+      const a = e.subscribe(ch);
+      const b = e.unsubscribe(ch);
+      await Promise.all([a, b]);
+      assert.equal(e.liveSubscriptions(), 0, 'subscribe then unsubscribe leaves none');
+      const c = e.unsubscribe(ch);
+      const d = e.subscribe(ch);
+      await Promise.all([c, d]);
+      assert.equal(e.liveSubscriptions(), 1, 'unsubscribe then subscribe leaves one');
+      const got: number[] = [];
+      e.setDeliveryHandler((_c, m) => got.push(m.seq));
+      const { seq } = await e.publish(ch, '1');
+      const deadline = Date.now() + 2000;
+      while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(got, [seq]);
+    } finally {
+      await e.close();
+    }
+  });
+});

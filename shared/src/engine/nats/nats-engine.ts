@@ -79,6 +79,9 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
   private readonly started: Promise<void>;
   private readonly epochs = new Map<string, string>();
   private readonly live = new Map<string, LiveChannel>();
+  /** Whether the hub wants each channel (the last subscribe/unsubscribe call), and the op chain per channel. */
+  private readonly wanted = new Map<string, boolean>();
+  private readonly ops = new Map<string, Promise<void>>();
   private readonly local = new Map<string, Map<string, PresenceEntry>>();
   private deliver: DeliveryHandler = () => {};
   private readonly log: Logger;
@@ -221,23 +224,53 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
     return from === undefined ? { seq, time, data } : { seq, time, data, from };
   }
 
-  async subscribe(ch: ChannelRef): Promise<void> {
-    if (this.live.has(ch.key)) return;
-    await this.waitReady();
-    if (this.live.has(ch.key)) return;
-    const nc = this.nc as NatsConnection;
-    const sub = nc.subscribe(this.subjects.live(ch), { callback: (err, m) => { if (!err) this.onLive(lc, m); } });
-    const lc: LiveChannel = { ref: ch, sub, last: undefined, queue: null };
-    this.live.set(ch.key, lc);
-    // Once the server has the subscription, every later publish reaches us.
-    await nc.flush();
+  subscribe(ch: ChannelRef): Promise<void> {
+    this.wanted.set(ch.key, true);
+    return this.sync(ch);
   }
 
-  async unsubscribe(ch: ChannelRef): Promise<void> {
-    const lc = this.live.get(ch.key);
-    if (lc === undefined) return;
-    this.live.delete(ch.key);
-    lc.sub.unsubscribe();
+  unsubscribe(ch: ChannelRef): Promise<void> {
+    this.wanted.set(ch.key, false);
+    return this.sync(ch);
+  }
+
+  /**
+   * Brings the channel's NATS subscription to the last wanted state. Operations on one
+   * channel run one after another, so an unsubscribe racing a subscribe can neither leak a
+   * subscription nor remove one that a newer subscribe asked for.
+   */
+  private sync(ch: ChannelRef): Promise<void> {
+    const key = ch.key;
+    const op = (this.ops.get(key) ?? Promise.resolve())
+      .catch(() => {
+        // the previous operation's caller saw its error; this one starts afresh
+      })
+      .then(async () => {
+        const want = this.wanted.get(key) === true;
+        const have = this.live.get(key);
+        if (want && have === undefined) {
+          await this.waitReady();
+          const nc = this.nc as NatsConnection;
+          const sub = nc.subscribe(this.subjects.live(ch), { callback: (err, m) => { if (!err) this.onLive(lc, m); } });
+          const lc: LiveChannel = { ref: ch, sub, last: undefined, queue: null };
+          this.live.set(key, lc);
+          // Once the server has the subscription, every later publish reaches us.
+          await nc.flush();
+        } else if (!want && have !== undefined) {
+          this.live.delete(key);
+          have.sub.unsubscribe();
+        }
+      });
+    this.ops.set(key, op);
+    void op.finally(() => {
+      if (this.ops.get(key) === op) {
+        this.ops.delete(key);
+        if (this.wanted.get(key) === false) this.wanted.delete(key);
+      }
+    }).catch(() => {
+      // reported to the caller through `op`
+    });
+    return op;
   }
 
   private async waitReady(timeoutMs = 5000): Promise<void> {
