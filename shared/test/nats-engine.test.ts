@@ -135,3 +135,39 @@ describe('nats engine: interest', () => {
     }
   });
 });
+
+describe('nats engine: streams', () => {
+  test('stream setup is idempotent and follows a changed history size', async () => {
+    const prefix = `t${randomBytes(4).toString('hex')}`;
+    const first = await makeEngine(prefix);
+    const again = await makeEngine(prefix); // same plan: no error, nothing changes
+    await again.close();
+    await first.close();
+    const { parseTenants } = await import('../src/config/tenants.js');
+    const changed = parseTenants({
+      adminToken: 'contract-admin-token',
+      tenants: {
+        alpha: {
+          secret: 'alpha-client-secret',
+          postSecret: 'alpha-post-secret',
+          backendSecret: 'alpha-backend-secret',
+          namespaces: { chat: { history: 7, historyTtlSeconds: 60 } },
+        },
+      },
+    });
+    const e = new NatsEngine({ servers: [nats.url], tenants: changed, log: createLogger('silent'), prefix, manageStreams: true, servePresence: false });
+    await e.whenStarted();
+    await e.close();
+    const { connect } = await import('@nats-io/transport-node');
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const nc = await connect({ servers: nats.url });
+    try {
+      const info = await (await jetstreamManager(nc)).streams.info(`${prefix.toUpperCase()}_5_alpha_chat`);
+      assert.equal(info.config.max_msgs_per_subject, 7);
+      assert.equal(info.config.max_age, 60 * 1e9);
+      assert.deepEqual(info.config.republish, { src: `${prefix}.h.alpha.chat.>`, dest: `${prefix}.live.alpha.chat.>` });
+    } finally {
+      await nc.close();
+    }
+  });
+});

@@ -17,6 +17,7 @@ export function planStreams(tenants: TenantRegistry, subjects: Subjects, replica
       if (opts.history === 0) continue;
       const s = subjects.streamSubjects(t.id, ns);
       const name = subjects.stream(t.id, ns);
+      const maxAge = opts.historyTtlSeconds * 1_000_000_000;
       plans.push({
         name,
         config: {
@@ -27,7 +28,9 @@ export function planStreams(tenants: TenantRegistry, subjects: Subjects, replica
           discard: DiscardPolicy.Old,
           num_replicas: replicas,
           max_msgs_per_subject: opts.history,
-          max_age: opts.historyTtlSeconds * 1_000_000_000,
+          max_age: maxAge,
+          // The server rejects a duplicate window longer than max_age (its default is 2 min).
+          duplicate_window: maxAge > 0 ? Math.min(maxAge, 120_000_000_000) : 120_000_000_000,
           // The server itself relays each stored message, with its sequence and the previous
           // sequence of the same subject, to the live subject gateways listen on.
           republish: { src: s.history, dest: s.live },
@@ -52,6 +55,7 @@ export async function ensureStreams(jsm: JetStreamManager, plans: readonly Strea
     if (
       c.max_msgs_per_subject !== want.max_msgs_per_subject ||
       c.max_age !== want.max_age ||
+      c.duplicate_window !== want.duplicate_window ||
       c.republish?.dest !== want.republish?.dest ||
       c.subjects.join() !== (want.subjects ?? []).join()
     ) {
