@@ -2,6 +2,8 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { ControlContext } from './context.js';
 import { mountNativeRoutes } from './routes/native.js';
 import { mountSiteRoutes } from './routes/site.js';
+import { mountBartnetRoutes } from './routes/bartnet.js';
+import { mountOtterRoutes } from './routes/otter.js';
 
 export type { ControlContext } from './context.js';
 
@@ -9,4 +11,6 @@ export type { ControlContext } from './context.js';
 export function mountControlApi(app: TemplatedApp, ctx: ControlContext): void {
   mountNativeRoutes(app, ctx);
   mountSiteRoutes(app, ctx);
+  mountBartnetRoutes(app, ctx);
+  mountOtterRoutes(app, ctx);
 }

@@ -11,6 +11,7 @@ import {
   type Publisher,
   type TenantRegistry,
   type Tenant,
+  UNBOUND_TENANT,
 } from '@switchyard/shared';
 import { Hub } from './core/hub.js';
 import type { Session } from './core/session.js';
@@ -18,6 +19,8 @@ import type { DialectContext } from './dialects/dialect.js';
 import { nativeJsonFace, nativeMsgpackFace } from './dialects/native-faces.js';
 import { NATIVE_JSON_PROTOCOL, NATIVE_MSGPACK_PROTOCOL, NativeDialect } from './dialects/native.js';
 import { SiteDialect, siteFace } from './dialects/site.js';
+import { BartnetDialect } from './dialects/bartnet.js';
+import { OtterDialect, otterFace } from './dialects/otter.js';
 import { mountSocketEndpoint, type SocketLimits } from './transport/ws.js';
 
 export interface GatewayOptions {
@@ -33,6 +36,8 @@ export interface GatewayOptions {
 /** Paths of the WebSocket endpoints. */
 export const NATIVE_PATH = '/v1/ws';
 export const SITE_PATH = '/ws';
+export const BARTNET_PATH = '/bartnet';
+export const OTTER_PATH = '/otter';
 
 /** The gateway role: WebSocket endpoints, the subscription hub, and the sessions they hold. */
 export class Gateway {
@@ -46,6 +51,8 @@ export class Gateway {
     const ctx: DialectContext = { nodeId: o.nodeId, hub: this.hub, publisher: o.publisher, metrics: o.metrics, log: o.log };
     const native = new NativeDialect(ctx);
     const site = new SiteDialect(ctx);
+    const bartnet = new BartnetDialect(ctx, o.tenants);
+    const otter = new OtterDialect(ctx);
     const hooks = {
       nodeId: o.nodeId,
       log: o.log,
@@ -84,6 +91,21 @@ export class Gateway {
       app,
       SITE_PATH,
       (u) => ({ tenant: this.tenant(u.query.get('site'), 'site'), dialect: site, face: siteFace, protocol: '' }),
+      o.limits,
+      hooks,
+    );
+    mountSocketEndpoint(
+      app,
+      BARTNET_PATH,
+      // The tenant follows from the credential of the first `authenticate`.
+      () => ({ tenant: UNBOUND_TENANT, dialect: bartnet, face: bartnet.face, protocol: '' }),
+      o.limits,
+      hooks,
+    );
+    mountSocketEndpoint(
+      app,
+      OTTER_PATH,
+      (u) => ({ tenant: this.tenant(u.query.get('tenant'), 'tenant'), dialect: otter, face: otterFace, protocol: '' }),
       o.limits,
       hooks,
     );

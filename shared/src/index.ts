@@ -17,3 +17,4 @@ export * from './http/ops.js';
 export * from './engine/nats/nats-engine.js';
 export * from './engine/nats/subjects.js';
 export * from './engine/nats/streams.js';
+export * from './auth/bartnet-credential.js';

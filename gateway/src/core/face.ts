@@ -13,5 +13,5 @@ export interface Face {
 }
 
 /** Face indexes: one per distinct encoding of a channel message. */
-export const FaceIndex = { NativeJson: 0, NativeMsgpack: 1, Site: 2 } as const;
-export const FACE_COUNT = 3;
+export const FaceIndex = { NativeJson: 0, NativeMsgpack: 1, Site: 2, Otter: 3, Bartnet: 4 } as const;
+export const FACE_COUNT = 5;

@@ -172,7 +172,7 @@ export class Hub {
       }
       const replay = after !== undefined ? page.messages : [];
       const { last, epoch } = page;
-      if (ref.opts.presence) await this.engine.presence.join(ref, presenceOf(s));
+      if (ref.opts.presence || s.alwaysPresent) await this.engine.presence.join(ref, presenceOf(s));
       if (!ch.pending.has(s)) throw new ProtocolError(ErrorCode.NotSubscribed, 'unsubscribed while subscribing');
       return { channel: ref, replay, last, recovered: after === undefined || recovered, epoch, after };
     } catch (err) {
@@ -226,6 +226,16 @@ export class Hub {
     });
   }
 
+  /** The channels `s` is subscribed to (or subscribing to). */
+  channelsOf(s: Session): ChannelRef[] {
+    const out: ChannelRef[] = [];
+    s.bits.forEach((id) => {
+      const ch = this.channels[id];
+      if (ch !== undefined) out.push(ch.ref);
+    });
+    return out;
+  }
+
   async presence(ref: ChannelRef): Promise<PresenceEntry[]> {
     return this.engine.presence.list(ref);
   }
@@ -248,7 +258,7 @@ export class Hub {
     this.subscriptionCount--;
     ch.live.delete(s);
     ch.pending.delete(s);
-    if (ch.ref.opts.presence) {
+    if (ch.ref.opts.presence || s.alwaysPresent) {
       this.engine.presence.leave(ch.ref, s.id).catch((err: unknown) => this.log.warn({ err }, 'presence leave failed'));
     }
     if (ch.size === 0) {

@@ -33,11 +33,16 @@ export class Session {
   /** Channel patterns the token allows (undefined = all). */
   allowed: readonly string[] | undefined = undefined;
   expiryTimer: NodeJS.Timeout | undefined = undefined;
+  /** Listed in the presence of every channel it joins, whatever the namespace says (otter clients). */
+  alwaysPresent = false;
+  /** A backend connection (otter: proved by signing its connection id). */
+  backend = false;
 
   constructor(
     nodeId: string,
     readonly conn: Conn,
-    readonly tenant: Tenant,
+    /** Fixed at upgrade, except for bartnet, whose credential names the tenant at authenticate. */
+    public tenant: Tenant,
     readonly dialect: string,
     readonly face: Face,
     private readonly maxBuffered: number,

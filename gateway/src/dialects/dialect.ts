@@ -25,4 +25,6 @@ export interface Dialect {
   message(s: Session, data: ArrayBuffer, binary: boolean): void;
   /** Reports an error that no request can be correlated with (e.g. an oversized frame). */
   error(s: Session, err: ProtocolError): void;
+  /** The connection closed; called before its subscriptions are removed. */
+  close?(s: Session): void;
 }

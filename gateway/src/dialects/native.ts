@@ -159,7 +159,7 @@ export class NativeDialect implements Dialect {
       ...(s.user !== undefined ? { user: s.user } : {}),
       ...(s.info !== undefined ? { info: JSON.stringify(s.info) } : {}),
     };
-    const msg = await this.ctx.publisher.publish(ref, data, from);
+    const msg = await this.ctx.publisher.publishFromClient(ref, data, from);
     this.reply(s, id, { seq: msg.seq, time: msg.time });
   }
 

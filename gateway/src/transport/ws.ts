@@ -135,7 +135,14 @@ export function mountSocketEndpoint(
     close: (ws) => {
       const ud = ws.getUserData();
       if (ud.conn !== undefined) ud.conn.open = false;
-      if (ud.session !== undefined) hooks.onClose(ud.session);
+      const s = ud.session;
+      if (s === undefined) return;
+      try {
+        ud.admission.dialect.close?.(s);
+      } catch (err) {
+        hooks.log.error({ err, conn: s.id }, 'dialect close hook threw');
+      }
+      hooks.onClose(s);
     },
   });
 }

@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import {
+  DEFAULT_BARTNET,
   DEFAULT_NAMESPACE,
+  DEFAULT_OTTER,
+  type BartnetOptions,
+  type OtterOptions,
   TENANT_ID_RE,
   type NamespaceOptions,
   type Tenant,
@@ -36,7 +40,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish']);
-const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace']);
+const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter']);
 
 /** Validates a parsed tenants document. Unknown keys are errors: a typo must not pass silently. */
 export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry {
@@ -115,6 +119,38 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
               namespaces.set(name, namespace(ns, `${path}.namespaces.${name}`, defaultNamespace));
             }
         }
+        let bartnet: BartnetOptions = DEFAULT_BARTNET;
+        if (t.bartnet !== undefined) {
+          const b = t.bartnet;
+          const bp = `${path}.bartnet`;
+          if (!isObj(b)) bad(bp, 'must be an object');
+          else {
+            for (const k of Object.keys(b)) if (k !== 'topics' && k !== 'credentialTtlSeconds') bad(`${bp}.${k}`, 'unknown key');
+            let topics = DEFAULT_BARTNET.topics;
+            if (b.topics !== undefined) {
+              if (!Array.isArray(b.topics) || b.topics.length === 0 || !b.topics.every((x) => typeof x === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(x))) {
+                bad(`${bp}.topics`, 'must be a non-empty array of topic names (1-64 characters of A-Z a-z 0-9 _ -)');
+              } else topics = Object.freeze([...(b.topics as string[])]);
+            }
+            let ttl = DEFAULT_BARTNET.credentialTtlSeconds;
+            if (b.credentialTtlSeconds !== undefined) {
+              const x = b.credentialTtlSeconds;
+              if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > 30 * 86400) bad(`${bp}.credentialTtlSeconds`, 'must be an integer from 1 to 2592000');
+              else ttl = x;
+            }
+            bartnet = Object.freeze({ topics, credentialTtlSeconds: ttl });
+          }
+        }
+        let otter: OtterOptions = DEFAULT_OTTER;
+        if (t.otter !== undefined) {
+          const o = t.otter;
+          if (!isObj(o)) bad(`${path}.otter`, 'must be an object');
+          else {
+            for (const k of Object.keys(o)) if (k !== 'requireAuth') bad(`${path}.otter.${k}`, 'unknown key');
+            if (o.requireAuth !== undefined && typeof o.requireAuth !== 'boolean') bad(`${path}.otter.requireAuth`, 'must be true or false');
+            else otter = Object.freeze({ requireAuth: o.requireAuth === true });
+          }
+        }
         tenants.set(
           id,
           Object.freeze({
@@ -125,6 +161,8 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             anonymous: t.anonymous === true,
             namespaces,
             defaultNamespace,
+            bartnet,
+            otter,
           }),
         );
       }

@@ -47,6 +47,10 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence {
     return Promise.resolve(msg);
   }
 
+  relayUp(): void {
+    // One process, no broker: backends see client publishes through the channels themselves.
+  }
+
   subscribe(ch: ChannelRef): Promise<void> {
     this.interest.add(ch.key);
     return Promise.resolve();

@@ -17,6 +17,11 @@ export interface Broker {
    * (its seq assigned) once it is durable; rejects with `unavailable` when it is not.
    */
   publish(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message>;
+  /**
+   * Hands a client's publish to backends listening on the broker (cluster: the
+   * `<prefix>.up.<tenant>.<channel>` subject). At most once; a no-op where no broker exists.
+   */
+  relayUp(ch: ChannelRef, data: string, from: ClientInfo): void;
   /** This node wants the channel's messages (its first local subscriber arrived). Idempotent. */
   subscribe(ch: ChannelRef): Promise<void>;
   /** This node's last local subscriber left. Idempotent. */

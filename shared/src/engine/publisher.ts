@@ -29,4 +29,16 @@ export class Publisher {
     s.bytesIn += bytes;
     return msg;
   }
+
+  /** Hands a client's publish to backends listening on the broker (see Broker.relayUp). */
+  relayUp(ch: ChannelRef, data: string, from: ClientInfo): void {
+    this.engine.broker.relayUp(ch, data, from);
+  }
+
+  /** A client's publish: into the channel, and up to backends listening on the broker. */
+  async publishFromClient(ch: ChannelRef, data: string, from: ClientInfo): Promise<Message> {
+    const msg = await this.publish(ch, data, from);
+    this.engine.broker.relayUp(ch, data, from);
+    return msg;
+  }
 }

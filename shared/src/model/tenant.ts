@@ -30,7 +30,29 @@ export interface Tenant {
   readonly anonymous: boolean;
   readonly namespaces: ReadonlyMap<string, NamespaceOptions>;
   readonly defaultNamespace: NamespaceOptions;
+  /** The bartnet dialect's settings (seed 000). */
+  readonly bartnet: BartnetOptions;
+  /** The otter dialect's settings (seed 004). */
+  readonly otter: OtterOptions;
 }
+
+export interface BartnetOptions {
+  /** The standard topics every customer has; subscribing to another is an error. */
+  readonly topics: readonly string[];
+  /** Lifetime of a credential from POST /bartnet/authorize, in seconds. */
+  readonly credentialTtlSeconds: number;
+}
+
+export interface OtterOptions {
+  /** Whether clients must `auth` before `sub` and `pub`. */
+  readonly requireAuth: boolean;
+}
+
+export const DEFAULT_BARTNET: BartnetOptions = Object.freeze({
+  topics: Object.freeze(['discovery', 'check_results', 'connected']),
+  credentialTtlSeconds: 3600,
+});
+export const DEFAULT_OTTER: OtterOptions = Object.freeze({ requireAuth: false });
 
 export interface TenantRegistry {
   /** Bearer token for operator endpoints such as `GET /stats`. */
@@ -40,3 +62,19 @@ export interface TenantRegistry {
 
 /** Tenant ids are URL- and NATS-subject-safe by construction. */
 export const TENANT_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Stands in for the tenant of a connection whose tenant is not known yet (bartnet names it in
+ * the credential of its first `authenticate`); it allows nothing.
+ */
+export const UNBOUND_TENANT: Tenant = Object.freeze({
+  id: '',
+  secret: '',
+  postSecret: '',
+  backendSecret: '',
+  anonymous: false,
+  namespaces: new Map<string, NamespaceOptions>(),
+  defaultNamespace: DEFAULT_NAMESPACE,
+  bartnet: Object.freeze({ topics: Object.freeze([] as string[]), credentialTtlSeconds: 1 }),
+  otter: DEFAULT_OTTER,
+});

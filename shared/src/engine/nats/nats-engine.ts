@@ -213,15 +213,17 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
     } else {
       nc.publish(this.subjects.live(ch), data, { headers: h });
     }
-    if (from !== undefined) {
-      const up = natsHeaders();
-      up.set(Header.Tenant, ch.tenant);
-      up.set(Header.Channel, ch.name);
-      up.set(Header.From, fromJson(from));
-      up.set(Header.Time, String(time));
-      nc.publish(this.subjects.up(ch), data, { headers: up });
-    }
     return from === undefined ? { seq, time, data } : { seq, time, data, from };
+  }
+
+  relayUp(ch: ChannelRef, data: string, from: ClientInfo): void {
+    const nc = this.conn();
+    const h = natsHeaders();
+    h.set(Header.Tenant, ch.tenant);
+    h.set(Header.Channel, ch.name);
+    h.set(Header.From, fromJson(from));
+    h.set(Header.Time, String(Date.now()));
+    nc.publish(this.subjects.up(ch), data, { headers: h });
   }
 
   subscribe(ch: ChannelRef): Promise<void> {
