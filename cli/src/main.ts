@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { TenantsConfigError, createLogger, loadTenantsFile } from '@switchyard/shared';
+import { TenantsConfigError, createLogger, loadTenantsFile, withApiUri } from '@switchyard/shared';
 import { OPTIONS, checkOptions, toConfig, type CliConfig } from './options.js';
 import { createEngine } from './engine.js';
 import { startServer, type Role } from './server.js';
@@ -17,6 +17,10 @@ const ROLES: Record<Role, string> = {
  */
 export function envFlags(env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
+  // The WSaaS seed's own variables, as aliases (a SWITCHYARD_ variable or a flag wins).
+  if (env.LOG_LEVEL !== undefined) out.push(`--log-level=${env.LOG_LEVEL.toLowerCase()}`);
+  if (env.WS_HOSTNAME !== undefined) out.push(`--public-url=${env.WS_HOSTNAME}`);
+  if (env.WS_TIMEOUT !== undefined) out.push(`--hook-idle-timeout=${env.WS_TIMEOUT}`);
   for (const flag of Object.keys(OPTIONS)) {
     const v = env[`SWITCHYARD_${flag.toUpperCase().replaceAll('-', '_')}`];
     if (v !== undefined) out.push(`--${flag}=${v}`);
@@ -70,6 +74,7 @@ async function run(role: Role, c: CliConfig): Promise<number> {
   let tenants;
   try {
     tenants = loadTenantsFile(c.tenants);
+    if (process.env.API_URI !== undefined) tenants = withApiUri(tenants, process.env.API_URI);
   } catch (err) {
     console.error(`switchyard: ${err instanceof TenantsConfigError ? err.message : String(err)}`);
     return 2;
@@ -77,6 +82,8 @@ async function run(role: Role, c: CliConfig): Promise<number> {
   const log = createLogger(c.logLevel, { node: c.nodeId });
   const server = await startServer({
     engine: createEngine(role, c, tenants, log),
+    ...(c.publicUrl !== undefined ? { publicUrl: c.publicUrl } : {}),
+    hookIdleTimeoutSeconds: c.hookIdleTimeoutMs === 0 ? 0 : Math.max(8, Math.ceil(c.hookIdleTimeoutMs / 1000)),
     role,
     host: c.host,
     port: c.port,

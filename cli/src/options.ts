@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LOG_LEVELS, type LogLevel } from '@switchyard/shared';
+import { LOG_LEVELS, normalizeUrl, type LogLevel } from '@switchyard/shared';
 
 /**
  * Every flag of every role, in one table. Each is also read from the environment as
@@ -15,6 +15,8 @@ export const OPTIONS = {
   'max-buffered-bytes': { type: 'number', default: 1024 * 1024, describe: 'Send buffer per connection before it is closed as a slow consumer (close code 4100), in bytes' },
   'max-subscriptions': { type: 'number', default: 1000, describe: 'Subscriptions one connection may hold' },
   'idle-timeout': { type: 'number', default: 120, describe: 'Seconds without traffic before a connection is closed (the server pings to keep live ones open; 0 = never)' },
+  'public-url': { type: 'string', describe: 'Base URL of the control API as backends reach it; WSaaS ws_uris start with it (alias: WS_HOSTNAME; default: this server\'s URL)' },
+  'hook-idle-timeout': { type: 'number', default: 120_000, describe: 'Idle timeout of WSaaS (/hook) connections, in ms (alias: WS_TIMEOUT; 0 = never; at least 8000 otherwise)' },
   nats: { type: 'string', describe: 'NATS URL(s), comma separated. Required by gateway and control-api; dev uses the embedded engine without it' },
   'nats-user': { type: 'string', describe: 'NATS user name (with --nats-pass)' },
   'nats-pass': { type: 'string', describe: 'NATS password' },
@@ -34,6 +36,8 @@ export interface CliConfig {
   readonly maxBufferedBytes: number;
   readonly maxSubscriptions: number;
   readonly idleTimeout: number;
+  readonly publicUrl: string | undefined;
+  readonly hookIdleTimeoutMs: number;
   readonly nats: readonly string[] | undefined;
   readonly natsUser: string | undefined;
   readonly natsPass: string | undefined;
@@ -61,6 +65,9 @@ export function checkOptions(a: Parsed): string[] {
   if (typeof idle === 'number' && idle > 0 && idle < 8) problems.push('--idle-timeout must be 0 (never) or from 8 to 960 seconds');
   if (typeof a.tenants !== 'string' || a.tenants === '') problems.push('--tenants FILE is required (or SWITCHYARD_TENANTS)');
   int('nats-replicas', 1, 5);
+  int('hook-idle-timeout', 0, 960_000);
+  const pub = a['public-url'];
+  if (pub !== undefined && (typeof pub !== 'string' || normalizeUrl(pub) === undefined)) problems.push('--public-url must be an http(s) URL');
   const prefix = a['nats-prefix'];
   if (typeof prefix !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) problems.push('--nats-prefix must be 1-32 characters of A-Z a-z 0-9 _ -');
   const id = a['node-id'];
@@ -82,6 +89,8 @@ export function toConfig(a: Parsed): CliConfig {
     maxBufferedBytes: a['max-buffered-bytes'] as number,
     maxSubscriptions: a['max-subscriptions'] as number,
     idleTimeout: a['idle-timeout'] as number,
+    publicUrl: typeof a['public-url'] === 'string' ? normalizeUrl(a['public-url']) : undefined,
+    hookIdleTimeoutMs: a['hook-idle-timeout'] as number,
     nats,
     natsUser: a['nats-user'] as string | undefined,
     natsPass: a['nats-pass'] as string | undefined,

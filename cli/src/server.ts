@@ -26,6 +26,10 @@ export interface ServerOptions {
   readonly log: Logger;
   /** Defaults to a new embedded engine (single node). */
   readonly engine?: Engine;
+  /** Base URL of the control API for backends (WSaaS ws_uri); default: this server's own URL. */
+  readonly publicUrl?: string;
+  /** Idle timeout of WSaaS connections, seconds; default: `limits.idleTimeoutSeconds`. */
+  readonly hookIdleTimeoutSeconds?: number;
 }
 
 export interface RunningServer {
@@ -45,6 +49,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const publisher = new Publisher(engine, metrics, o.limits.maxPayload);
   const app = App();
   let draining = false;
+  let url = '';
 
   const gateway =
     o.role === 'control-api'
@@ -57,6 +62,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           metrics,
           log: o.log.child({ component: 'gateway' }),
           limits: o.limits,
+          publicUrl: () => o.publicUrl ?? url,
+          hookIdleTimeoutSeconds: o.hookIdleTimeoutSeconds ?? o.limits.idleTimeoutSeconds,
         });
   const s = metrics.stats;
   const snapshot = (): NodeSnapshot => ({
@@ -103,7 +110,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
   const port = us_socket_local_port(listenSocket);
   const shownHost = o.host === '0.0.0.0' || o.host === '::' || o.host === '' ? '127.0.0.1' : o.host;
-  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   o.log.info({ role: o.role, port, url, engine: engine.kind }, `switchyard ${o.role} listening on ${url}`);
 
   let closing: Promise<void> | undefined;

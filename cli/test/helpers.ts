@@ -66,7 +66,7 @@ export class Client {
     this.ws = new WebSocket(url, protocols);
     this.ws.on('message', (data, isBinary) => {
       const buf = data as Buffer;
-      this.frames.push(isBinary ? unpack(buf) : JSON.parse(buf.toString('utf8')));
+      this.frames.push(isBinary ? unpack(buf) : parseOrText(buf.toString('utf8')));
       this.wake();
     });
     this.opened = new Promise((resolve, reject) => {
@@ -194,4 +194,13 @@ export async function publish(s: RunningServer, channel: string, data: unknown, 
   const r = await http(s, 'POST', '/v1/publish', { tenant, channel, data }, tenant === 'demo' ? backend : { authorization: 'Bearer other-backend-secret' });
   if (r.status !== 200) throw new Error(`publish failed: ${r.status} ${r.text}`);
   return r.body.seq as number;
+}
+
+/** A text frame as JSON, or as the string itself when it is not JSON (WSaaS pushes any text). */
+function parseOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }

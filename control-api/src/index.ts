@@ -4,6 +4,7 @@ import { mountNativeRoutes } from './routes/native.js';
 import { mountSiteRoutes } from './routes/site.js';
 import { mountBartnetRoutes } from './routes/bartnet.js';
 import { mountOtterRoutes } from './routes/otter.js';
+import { mountConnectionRoutes } from './routes/connections.js';
 
 export type { ControlContext } from './context.js';
 
@@ -13,4 +14,5 @@ export function mountControlApi(app: TemplatedApp, ctx: ControlContext): void {
   mountSiteRoutes(app, ctx);
   mountBartnetRoutes(app, ctx);
   mountOtterRoutes(app, ctx);
+  mountConnectionRoutes(app, ctx);
 }

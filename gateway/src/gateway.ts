@@ -11,7 +11,10 @@ import {
   type Publisher,
   type TenantRegistry,
   type Tenant,
+  type ConnectionCommand,
+  type ConnectionReply,
   UNBOUND_TENANT,
+  bearerMatches,
 } from '@switchyard/shared';
 import { Hub } from './core/hub.js';
 import type { Session } from './core/session.js';
@@ -21,6 +24,7 @@ import { NATIVE_JSON_PROTOCOL, NATIVE_MSGPACK_PROTOCOL, NativeDialect } from './
 import { SiteDialect, siteFace } from './dialects/site.js';
 import { BartnetDialect } from './dialects/bartnet.js';
 import { OtterDialect, otterFace } from './dialects/otter.js';
+import { WsaasDialect } from './dialects/wsaas.js';
 import { mountSocketEndpoint, type SocketLimits } from './transport/ws.js';
 
 export interface GatewayOptions {
@@ -31,6 +35,10 @@ export interface GatewayOptions {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly limits: SocketLimits & { readonly maxSubscriptions: number };
+  /** Base URL of the control API as backends reach it: WSaaS ws_uris start with it (read per connection). */
+  readonly publicUrl: () => string;
+  /** Idle timeout of WSaaS (/hook) connections, seconds (the seed's WS_TIMEOUT). */
+  readonly hookIdleTimeoutSeconds: number;
 }
 
 /** Paths of the WebSocket endpoints. */
@@ -38,11 +46,12 @@ export const NATIVE_PATH = '/v1/ws';
 export const SITE_PATH = '/ws';
 export const BARTNET_PATH = '/bartnet';
 export const OTTER_PATH = '/otter';
+export const HOOK_PATH = '/hook/*';
 
 /** The gateway role: WebSocket endpoints, the subscription hub, and the sessions they hold. */
 export class Gateway {
   readonly hub: Hub;
-  private readonly sessions = new Set<Session>();
+  private readonly sessions = new Map<string, Session>();
   private readonly byDialect = new Map<string, number>();
   private onEmpty: (() => void) | undefined;
 
@@ -53,18 +62,19 @@ export class Gateway {
     const site = new SiteDialect(ctx);
     const bartnet = new BartnetDialect(ctx, o.tenants);
     const otter = new OtterDialect(ctx);
+    const wsaas = new WsaasDialect(ctx, o.publicUrl);
     const hooks = {
       nodeId: o.nodeId,
       log: o.log,
       markSlow: this.hub.markSlow,
       onOpen: (s: Session) => {
         if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, dialect: s.dialect, tenant: s.tenant.id }, 'connection open');
-        this.sessions.add(s);
+        this.sessions.set(s.id, s);
         this.byDialect.set(s.dialect, (this.byDialect.get(s.dialect) ?? 0) + 1);
       },
       onClose: (s: Session) => {
         if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, subscriptions: s.subscriptions }, 'connection closed');
-        this.sessions.delete(s);
+        this.sessions.delete(s.id);
         if (this.sessions.size === 0) this.onEmpty?.();
         this.byDialect.set(s.dialect, (this.byDialect.get(s.dialect) ?? 1) - 1);
         this.hub.removeSession(s);
@@ -109,6 +119,14 @@ export class Gateway {
       o.limits,
       hooks,
     );
+    mountSocketEndpoint(
+      app,
+      HOOK_PATH,
+      (u) => wsaas.admit(this.hookTenant(u.query.get('tenant')), u.path, u.authorization),
+      { ...o.limits, idleTimeoutSeconds: o.hookIdleTimeoutSeconds },
+      hooks,
+    );
+    o.engine.connections.serve(o.nodeId, (cmd) => this.command(cmd));
     o.metrics.attachGateway({
       connectionsByDialect: () => this.byDialect,
       subscriptions: () => this.hub.subscriptions,
@@ -118,6 +136,47 @@ export class Gateway {
 
   get connections(): number {
     return this.sessions.size;
+  }
+
+  /** `?tenant=ID`, or the only tenant with a webhook (the seed's single-tenant deployments). */
+  private hookTenant(id: string | null): Tenant {
+    if (id !== null && id !== '') return this.tenant(id, 'tenant');
+    const hooked = [...this.o.tenants.tenants.values()].filter((t) => t.webhook !== undefined);
+    if (hooked.length !== 1) throw new ProtocolError(ErrorCode.BadRequest, 'query parameter tenant is required');
+    return hooked[0] as Tenant;
+  }
+
+  /** Push, close and info for one of this node's connections (from any process, via the engine). */
+  private command(cmd: ConnectionCommand): ConnectionReply {
+    const s = this.sessions.get(cmd.conn);
+    if (s === undefined || s.closed) return { status: 'gone' };
+    const needsBearer = s.tenant.webhook === undefined || s.tenant.webhook.requireBearer || s.dialect !== 'wsaas';
+    if (needsBearer && !bearerMatches(cmd.authorization, s.tenant.backendSecret)) return { status: 'unauthorized' };
+    switch (cmd.op) {
+      case 'push':
+        if (cmd.binary !== undefined) s.write(Buffer.from(cmd.binary, 'base64'), true);
+        else s.write(cmd.text ?? '', false);
+        return { status: 'ok' };
+      case 'close':
+        s.closed = true;
+        s.conn.end(closeCode[CloseReason.ClosedByBackend], closeText[CloseReason.ClosedByBackend]);
+        return { status: 'ok' };
+      case 'info':
+        return {
+          status: 'ok',
+          info: {
+            conn: s.id,
+            tenant: s.tenant.id,
+            dialect: s.dialect,
+            node: this.o.nodeId,
+            connectedAt: new Date(s.openedAt).toISOString(),
+            subscriptions: s.subscriptions,
+            ...(s.user !== undefined ? { user: s.user } : {}),
+          },
+        };
+      default:
+        return { status: 'gone' };
+    }
   }
 
   private tenant(id: string | null, param: string): Tenant {
@@ -132,7 +191,7 @@ export class Gateway {
    * then waits up to `graceMs` for their close handshakes.
    */
   async closeAll(graceMs: number): Promise<void> {
-    for (const s of [...this.sessions]) {
+    for (const s of [...this.sessions.values()]) {
       s.closed = true;
       s.conn.end(closeCode[CloseReason.Shutdown], closeText[CloseReason.Shutdown]);
     }

@@ -22,6 +22,9 @@ export const ErrorCode = {
   LimitExceeded: 123,
   NotFound: 124,
   Unavailable: 130,
+  BackendError: 131,
+  BackendTimeout: 132,
+  Gone: 133,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -43,6 +46,9 @@ export const errorName: Readonly<Record<ErrorCode, string>> = {
   [ErrorCode.LimitExceeded]: 'limit_exceeded',
   [ErrorCode.NotFound]: 'not_found',
   [ErrorCode.Unavailable]: 'unavailable',
+  [ErrorCode.BackendError]: 'backend_error',
+  [ErrorCode.BackendTimeout]: 'backend_timeout',
+  [ErrorCode.Gone]: 'gone',
 };
 
 /** The HTTP status each code maps to on REST faces. */
@@ -63,6 +69,9 @@ export const httpStatus: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.LimitExceeded]: 429,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.Unavailable]: 503,
+  [ErrorCode.BackendError]: 502,
+  [ErrorCode.BackendTimeout]: 504,
+  [ErrorCode.Gone]: 410,
 };
 
 export class ProtocolError extends Error {
@@ -90,6 +99,9 @@ export const CloseReason = {
   MessageTooBig: 'message_too_big',
   SlowConsumer: 'slow_consumer',
   TokenExpired: 'token_expired',
+  BackendSlow: 'backend_slow',
+  BackendError: 'backend_error',
+  ClosedByBackend: 'closed_by_backend',
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -98,6 +110,9 @@ export const closeCode: Readonly<Record<CloseReason, number>> = {
   [CloseReason.MessageTooBig]: 1009,
   [CloseReason.SlowConsumer]: 4100,
   [CloseReason.TokenExpired]: 4101,
+  [CloseReason.BackendSlow]: 4102,
+  [CloseReason.BackendError]: 1011,
+  [CloseReason.ClosedByBackend]: 1000,
 };
 
 /** Close reason text sent with the code (≤ 123 bytes, as the WebSocket protocol requires). */
@@ -106,4 +121,7 @@ export const closeText: Readonly<Record<CloseReason, string>> = {
   [CloseReason.MessageTooBig]: 'message too big',
   [CloseReason.SlowConsumer]: 'slow consumer: send buffer limit exceeded',
   [CloseReason.TokenExpired]: 'token expired',
+  [CloseReason.BackendSlow]: 'backend too slow: webhook queue full',
+  [CloseReason.BackendError]: 'backend error: a webhook call failed',
+  [CloseReason.ClosedByBackend]: 'closed by backend',
 };

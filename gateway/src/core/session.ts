@@ -16,6 +16,9 @@ export interface Conn {
 
 export const SendResult = { Backpressure: 0, Success: 1, Dropped: 2 } as const;
 
+/** `<node id>:<12 random base64url characters>`: the node id routes per-connection commands. */
+export const newConnectionId = (nodeId: string): string => `${nodeId}:${randomBytes(9).toString('base64url')}`;
+
 /**
  * One client connection's state, whatever its dialect. Every field is assigned here so all
  * sessions share one object shape (the fan-out loop touches them all).
@@ -23,6 +26,7 @@ export const SendResult = { Backpressure: 0, Success: 1, Dropped: 2 } as const;
 export class Session {
   readonly id: string;
   readonly bits = new ChannelBits();
+  readonly openedAt = Date.now();
   subscriptions = 0;
   /** Set once the connection is closing or closed: nothing more is written. */
   closed = false;
@@ -47,8 +51,9 @@ export class Session {
     readonly face: Face,
     private readonly maxBuffered: number,
     private readonly onSlow: (s: Session) => void,
+    id?: string,
   ) {
-    this.id = `${nodeId}:${randomBytes(9).toString('base64url')}`;
+    this.id = id ?? newConnectionId(nodeId);
   }
 
   /**

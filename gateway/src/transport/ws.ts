@@ -22,12 +22,19 @@ export interface Admission {
   readonly face: Face;
   /** The subprotocol to echo ('' for none). */
   readonly protocol: string;
+  /** The connection id to use, when admission had to know it (WSaaS gives it to the backend). */
+  readonly connId?: string;
+  /** Called when the client went away after an asynchronous admission accepted it. */
+  readonly abandoned?: () => void;
 }
 
 export interface UpgradeInfo {
+  readonly path: string;
   readonly query: URLSearchParams;
   /** Offered subprotocols, trimmed. */
   readonly protocols: readonly string[];
+  /** The client's Authorization header ('' when absent). */
+  readonly authorization: string;
 }
 
 interface UserData {
@@ -60,7 +67,7 @@ export interface SocketHooks {
 export function mountSocketEndpoint(
   app: TemplatedApp,
   pattern: string,
-  admit: (u: UpgradeInfo) => Admission,
+  admit: (u: UpgradeInfo) => Admission | Promise<Admission>,
   limits: SocketLimits,
   hooks: SocketHooks,
 ): void {
@@ -81,14 +88,15 @@ export function mountSocketEndpoint(
       const key = req.getHeader('sec-websocket-key');
       const offered = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
+      const query = req.getQuery();
+      // Everything the upgrade needs is copied now: `req` is invalid once this handler returns.
       const info: UpgradeInfo = {
-        query: new URLSearchParams(req.getQuery() ?? ''),
+        path: query ? `${req.getUrl()}?${query}` : req.getUrl(),
+        query: new URLSearchParams(query ?? ''),
         protocols: offered === '' ? [] : offered.split(',').map((p) => p.trim()),
+        authorization: req.getHeader('authorization'),
       };
-      let admission: Admission;
-      try {
-        admission = admit(info);
-      } catch (err) {
+      const refuse = (err: unknown): void => {
         const e = err instanceof ProtocolError ? err : new ProtocolError(ErrorCode.Internal, 'internal error');
         res.cork(() => {
           res
@@ -96,17 +104,42 @@ export function mountSocketEndpoint(
             .writeHeader('content-type', 'application/json')
             .end(JSON.stringify({ code: errorName[e.code], message: e.message }));
         });
+      };
+      const accept = (admission: Admission): void => {
+        const ud: UserData = { admission, session: undefined, conn: undefined };
+        res.cork(() => res.upgrade(ud, key, admission.protocol, extensions, context));
+      };
+      let admitted: Admission | Promise<Admission>;
+      try {
+        admitted = admit(info);
+      } catch (err) {
+        refuse(err);
         return;
       }
-      const ud: UserData = { admission, session: undefined, conn: undefined };
-      res.upgrade(ud, key, admission.protocol, extensions, context);
+      if (!(admitted instanceof Promise)) {
+        accept(admitted);
+        return;
+      }
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      admitted.then(
+        (a) => {
+          if (aborted) a.abandoned?.();
+          else accept(a);
+        },
+        (err: unknown) => {
+          if (!aborted) refuse(err);
+        },
+      );
     },
 
     open: (ws) => {
       const ud = ws.getUserData();
       const a = ud.admission;
       const conn = new UwsConn(ws);
-      const s = new Session(hooks.nodeId, conn, a.tenant, a.dialect.name, a.face, limits.maxBufferedBytes, hooks.markSlow);
+      const s = new Session(hooks.nodeId, conn, a.tenant, a.dialect.name, a.face, limits.maxBufferedBytes, hooks.markSlow, a.connId);
       ud.conn = conn;
       ud.session = s;
       hooks.onOpen(s);

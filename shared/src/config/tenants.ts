@@ -5,6 +5,7 @@ import {
   DEFAULT_OTTER,
   type BartnetOptions,
   type OtterOptions,
+  type WebhookOptions,
   TENANT_ID_RE,
   type NamespaceOptions,
   type Tenant,
@@ -40,7 +41,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish']);
-const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter']);
+const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook']);
 
 /** Validates a parsed tenants document. Unknown keys are errors: a typo must not pass silently. */
 export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry {
@@ -151,6 +152,33 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             else otter = Object.freeze({ requireAuth: o.requireAuth === true });
           }
         }
+        let webhook: WebhookOptions | undefined;
+        if (t.webhook !== undefined) {
+          const w = t.webhook;
+          const wp = `${path}.webhook`;
+          if (!isObj(w)) bad(wp, 'must be an object');
+          else {
+            for (const k of Object.keys(w)) if (!['url', 'timeoutMs', 'requireBearer', 'maxQueue'].includes(k)) bad(`${wp}.${k}`, 'unknown key');
+            const url = typeof w.url === 'string' ? normalizeUrl(w.url) : undefined;
+            if (url === undefined) bad(`${wp}.url`, 'must be an http(s) URL (the scheme may be left out: http is assumed)');
+            const num = (k: 'timeoutMs' | 'maxQueue', dflt: number, min: number, max: number): number => {
+              const x = w[k];
+              if (x === undefined) return dflt;
+              if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) {
+                bad(`${wp}.${k}`, `must be an integer from ${min} to ${max}`);
+                return dflt;
+              }
+              return x;
+            };
+            if (w.requireBearer !== undefined && typeof w.requireBearer !== 'boolean') bad(`${wp}.requireBearer`, 'must be true or false');
+            webhook = Object.freeze({
+              url: url ?? '',
+              timeoutMs: num('timeoutMs', 5000, 10, 120_000),
+              requireBearer: w.requireBearer !== false,
+              maxQueue: num('maxQueue', 100, 1, 100_000),
+            });
+          }
+        }
         tenants.set(
           id,
           Object.freeze({
@@ -163,6 +191,7 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             defaultNamespace,
             bartnet,
             otter,
+            webhook,
           }),
         );
       }
@@ -170,4 +199,29 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
   }
   if (problems.length > 0) throw new TenantsConfigError(problems, source);
   return Object.freeze({ adminToken, tenants });
+}
+
+/** An http(s) URL, with `http://` added when the scheme is left out (the WSaaS seed writes `localhost:80/websocket`). */
+export function normalizeUrl(raw: string): string | undefined {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
+  try {
+    const u = new URL(withScheme);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+    return withScheme.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The WSaaS seed's API_URI for a single-tenant deployment: the tenant's webhook URL (its
+ * other webhook settings kept, or defaulted). Refused when the file has several tenants.
+ */
+export function withApiUri(reg: TenantRegistry, apiUri: string): TenantRegistry {
+  if (reg.tenants.size !== 1) throw new TenantsConfigError(['API_URI: only for a single-tenant deployment; set webhook.url per tenant instead'], 'API_URI');
+  const url = normalizeUrl(apiUri);
+  if (url === undefined) throw new TenantsConfigError([`API_URI: not an http(s) URL: ${apiUri}`], 'API_URI');
+  const [t] = [...reg.tenants.values()] as [Tenant];
+  const webhook: WebhookOptions = Object.freeze({ timeoutMs: 5000, requireBearer: true, maxQueue: 100, ...t.webhook, url });
+  return Object.freeze({ adminToken: reg.adminToken, tenants: new Map([[t.id, Object.freeze({ ...t, webhook })]]) });
 }

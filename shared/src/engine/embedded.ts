@@ -1,7 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { ChannelRef } from '../model/channel.js';
 import type { ClientInfo, Message } from '../model/message.js';
-import type { Broker, DeliveryHandler, Engine, History, HistoryPage, Presence, PresenceEntry } from './engine.js';
+import {
+  nodeOf,
+  type Broker,
+  type ConnectionCommand,
+  type ConnectionReply,
+  type ConnectionRouter,
+  type DeliveryHandler,
+  type Engine,
+  type History,
+  type HistoryPage,
+  type Presence,
+  type PresenceEntry,
+} from './engine.js';
 import { MessageRing } from './ring.js';
 
 /**
@@ -9,11 +21,13 @@ import { MessageRing } from './ring.js';
  * Publishes are stored and delivered synchronously, so delivery order is publish order.
  * Seqs start at 1 per channel in each run (a new `epoch`) and are never reused within it.
  */
-export class EmbeddedEngine implements Engine, Broker, History, Presence {
+export class EmbeddedEngine implements Engine, Broker, History, Presence, ConnectionRouter {
   readonly kind = 'embedded';
   readonly broker: Broker = this;
   readonly history: History = this;
   readonly presence: Presence = this;
+  readonly connections: ConnectionRouter = this;
+  private readonly handlers = new Map<string, (cmd: ConnectionCommand) => ConnectionReply>();
   readonly epoch = randomUUID();
 
   private readonly rings = new Map<string, MessageRing>();
@@ -83,6 +97,15 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence {
 
   list(ch: ChannelRef): Promise<PresenceEntry[]> {
     return Promise.resolve([...(this.members.get(ch.key)?.values() ?? [])]);
+  }
+
+  serve(nodeId: string, handler: (cmd: ConnectionCommand) => ConnectionReply): void {
+    this.handlers.set(nodeId, handler);
+  }
+
+  send(cmd: ConnectionCommand): Promise<ConnectionReply> {
+    const handler = this.handlers.get(nodeOf(cmd.conn));
+    return Promise.resolve(handler === undefined ? { status: 'gone' } : handler(cmd));
   }
 
   ready(): boolean {

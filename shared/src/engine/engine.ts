@@ -81,8 +81,37 @@ export interface NodeDirectory {
   gatherStats(): Promise<NodeSnapshot[]>;
 }
 
+/** A command for one connection, routed to the node that holds it (its id's prefix). */
+export interface ConnectionCommand {
+  readonly op: 'push' | 'close' | 'info';
+  readonly conn: string;
+  /** The caller's Authorization header; the owning node checks it against the connection's tenant. */
+  readonly authorization: string;
+  /** push: a text frame. */
+  readonly text?: string;
+  /** push: a binary frame, base64. */
+  readonly binary?: string;
+}
+
+export type ConnectionReply =
+  | { readonly status: 'ok'; readonly info?: Record<string, unknown> }
+  | { readonly status: 'gone' }
+  | { readonly status: 'unauthorized' };
+
+/** Per-connection commands (push, close, info) from any process to the owning gateway. */
+export interface ConnectionRouter {
+  /** This node answers for the connections whose ids start with `<nodeId>:`. */
+  serve(nodeId: string, handler: (cmd: ConnectionCommand) => ConnectionReply): void;
+  /** Delivers `cmd` to the owning node; `gone` when no node holds the connection. */
+  send(cmd: ConnectionCommand): Promise<ConnectionReply>;
+}
+
+/** The node id a connection id starts with (`<node>:<random>`). */
+export const nodeOf = (conn: string): string => conn.slice(0, Math.max(0, conn.indexOf(':')));
+
 export interface Engine {
   readonly kind: 'embedded' | 'nats';
+  readonly connections: ConnectionRouter;
   readonly nodes?: NodeDirectory;
   readonly broker: Broker;
   readonly history: History;

@@ -34,6 +34,19 @@ export interface Tenant {
   readonly bartnet: BartnetOptions;
   /** The otter dialect's settings (seed 004). */
   readonly otter: OtterOptions;
+  /** WSaaS webhooks (seed 003); absent = the /hook endpoint refuses this tenant. */
+  readonly webhook: WebhookOptions | undefined;
+}
+
+export interface WebhookOptions {
+  /** The backend's URL (the seed's API_URI): POST on connect, PUT per frame, DELETE on close. */
+  readonly url: string;
+  /** How long one webhook call may take, ms. */
+  readonly timeoutMs: number;
+  /** Whether calls to a connection's ws_uri need `Authorization: Bearer <backendSecret>`. */
+  readonly requireBearer: boolean;
+  /** Client frames waiting for their PUT before the connection is closed with 4102. */
+  readonly maxQueue: number;
 }
 
 export interface BartnetOptions {
@@ -77,4 +90,5 @@ export const UNBOUND_TENANT: Tenant = Object.freeze({
   defaultNamespace: DEFAULT_NAMESPACE,
   bartnet: Object.freeze({ topics: Object.freeze([] as string[]), credentialTtlSeconds: 1 }),
   otter: DEFAULT_OTTER,
+  webhook: undefined,
 });

@@ -12,7 +12,21 @@ import type { Logger } from '../../log.js';
 import type { ChannelRef } from '../../model/channel.js';
 import type { ClientInfo, Message } from '../../model/message.js';
 import type { TenantRegistry } from '../../model/tenant.js';
-import type { Broker, DeliveryHandler, Engine, History, HistoryPage, NodeDirectory, NodeSnapshot, Presence, PresenceEntry } from '../engine.js';
+import {
+  nodeOf,
+  type Broker,
+  type ConnectionCommand,
+  type ConnectionReply,
+  type ConnectionRouter,
+  type DeliveryHandler,
+  type Engine,
+  type History,
+  type HistoryPage,
+  type NodeDirectory,
+  type NodeSnapshot,
+  type Presence,
+  type PresenceEntry,
+} from '../engine.js';
 import { ensureStreams, planStreams, type StreamPlan } from './streams.js';
 import { Header, Subjects, channelFromToken } from './subjects.js';
 
@@ -59,12 +73,14 @@ const LAST_SEQ = 'Nats-Last-Sequence';
  * presence by scatter-gather to the gateways. Connects in the background: `ready()` says
  * when publishes and subscribes can succeed.
  */
-export class NatsEngine implements Engine, Broker, History, Presence, NodeDirectory {
+export class NatsEngine implements Engine, Broker, History, Presence, NodeDirectory, ConnectionRouter {
   readonly kind = 'nats';
   readonly broker: Broker = this;
   readonly history: History = this;
   readonly presence: Presence = this;
   readonly nodes: NodeDirectory = this;
+  readonly connections: ConnectionRouter = this;
+  private readonly served = new Map<string, (cmd: ConnectionCommand) => ConnectionReply>();
   private snapshot: (() => NodeSnapshot) | undefined;
 
   private readonly subjects: Subjects;
@@ -129,6 +145,7 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
     if (o.servePresence) {
       nc.subscribe(this.subjects.presenceAll, { callback: (err, m) => { if (!err) this.answerPresence(m); } });
     }
+    for (const [nodeId, handler] of this.served) this.serveOn(nc, nodeId, handler);
     nc.subscribe(this.subjects.stats, {
       callback: (err, m) => {
         if (!err && this.snapshot !== undefined) m.respond(JSON.stringify(this.snapshot()));
@@ -477,6 +494,41 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
     }
     const entries = this.local.get(`${tenant}/${name}`);
     m.respond(JSON.stringify(entries === undefined ? [] : [...entries.values()]));
+  }
+
+  serve(nodeId: string, handler: (cmd: ConnectionCommand) => ConnectionReply): void {
+    this.served.set(nodeId, handler);
+    if (this.nc !== undefined) this.serveOn(this.nc, nodeId, handler);
+  }
+
+  private serveOn(nc: NatsConnection, nodeId: string, handler: (cmd: ConnectionCommand) => ConnectionReply): void {
+    nc.subscribe(this.subjects.node(nodeId), {
+      callback: (err, m) => {
+        if (err) return;
+        let reply: ConnectionReply;
+        try {
+          reply = handler(m.json<ConnectionCommand>());
+        } catch (e) {
+          this.log.warn({ err: (e as Error).message }, 'bad connection command');
+          reply = { status: 'gone' };
+        }
+        m.respond(JSON.stringify(reply));
+      },
+    });
+  }
+
+  async send(cmd: ConnectionCommand): Promise<ConnectionReply> {
+    const nc = this.conn();
+    const node = nodeOf(cmd.conn);
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(node)) return { status: 'gone' };
+    try {
+      const r = await nc.request(this.subjects.node(node), JSON.stringify(cmd), { timeout: 3000 });
+      return r.json<ConnectionReply>();
+    } catch (err) {
+      // No gateway with that id is alive: the connection is gone with it.
+      if (/no responders/i.test((err as Error).message)) return { status: 'gone' };
+      throw unavailable(err);
+    }
   }
 
   serveStats(snapshot: () => NodeSnapshot): void {

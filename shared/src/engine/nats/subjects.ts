@@ -8,6 +8,7 @@ import type { ChannelRef } from '../../model/channel.js';
  *   P.up.<tenant>.<channel>         client publishes, for backends to subscribe to
  *   P.presence.<tenant>.<channel>   presence scatter-gather requests to gateways
  *   P.stats                         node stats scatter-gather (GET /stats of the control API)
+ *   P.node.<node id>                per-connection commands (push, close, info) to the owning gateway
  *
  * `<ns>` is the channel's namespace, or `~` for the tenant's default namespace (no namespace
  * name can be `~`). `<channel>` is the whole channel name as one subject token: bytes outside
@@ -70,6 +71,11 @@ export class Subjects {
 
   presence(ch: ChannelRef): string {
     return `${this.prefix}.presence.${ch.tenant}.${channelToken(ch.name)}`;
+  }
+
+  /** Commands for the connections of one node (push, close, info). */
+  node(nodeId: string): string {
+    return `${this.prefix}.node.${nodeId}`;
   }
 
   /** Stats requests; every node with a snapshot answers. */
