@@ -15,6 +15,14 @@ export const TENANTS = {
         chat: { history: 100, historyTtlSeconds: 3600, presence: true, clientPublish: true },
         small: { history: 3 },
         live: { history: 0 },
+        logs: { history: 100 },
+      },
+      monorail: {
+        resources: {
+          nodes: { type: 'collection' },
+          catalogs: { type: 'collection', idField: 'catalogId' },
+          'workflow-logs': { type: 'topic', channel: 'logs:workflows' },
+        },
       },
     },
     other: {

@@ -5,6 +5,7 @@ import { mountSiteRoutes } from './routes/site.js';
 import { mountBartnetRoutes } from './routes/bartnet.js';
 import { mountOtterRoutes } from './routes/otter.js';
 import { mountConnectionRoutes } from './routes/connections.js';
+import { mountMonorailRoutes } from './routes/monorail.js';
 
 export type { ControlContext } from './context.js';
 
@@ -15,4 +16,5 @@ export function mountControlApi(app: TemplatedApp, ctx: ControlContext): void {
   mountBartnetRoutes(app, ctx);
   mountOtterRoutes(app, ctx);
   mountConnectionRoutes(app, ctx);
+  mountMonorailRoutes(app, ctx);
 }

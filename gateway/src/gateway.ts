@@ -25,6 +25,7 @@ import { SiteDialect, siteFace } from './dialects/site.js';
 import { BartnetDialect } from './dialects/bartnet.js';
 import { OtterDialect, otterFace } from './dialects/otter.js';
 import { WsaasDialect } from './dialects/wsaas.js';
+import { MonorailDialect } from './dialects/monorail.js';
 import { mountSocketEndpoint, type SocketLimits } from './transport/ws.js';
 
 export interface GatewayOptions {
@@ -47,6 +48,7 @@ export const SITE_PATH = '/ws';
 export const BARTNET_PATH = '/bartnet';
 export const OTTER_PATH = '/otter';
 export const HOOK_PATH = '/hook/*';
+export const MONORAIL_PATH = '/monorail/*';
 
 /** The gateway role: WebSocket endpoints, the subscription hub, and the sessions they hold. */
 export class Gateway {
@@ -63,6 +65,7 @@ export class Gateway {
     const bartnet = new BartnetDialect(ctx, o.tenants);
     const otter = new OtterDialect(ctx);
     const wsaas = new WsaasDialect(ctx, o.publicUrl);
+    const monorail = new MonorailDialect(ctx, o.engine);
     const hooks = {
       nodeId: o.nodeId,
       log: o.log,
@@ -124,6 +127,17 @@ export class Gateway {
       HOOK_PATH,
       (u) => wsaas.admit(this.hookTenant(u.query.get('tenant')), u.path, u.authorization),
       { ...o.limits, idleTimeoutSeconds: o.hookIdleTimeoutSeconds },
+      hooks,
+    );
+    mountSocketEndpoint(
+      app,
+      MONORAIL_PATH,
+      (u) => {
+        const tenant = this.tenant(u.query.get('tenant'), 'tenant');
+        const resource = monorail.resourceOf(tenant, u.path);
+        return { tenant, dialect: monorail, face: monorail.face, protocol: '', bind: (s) => monorail.bind(s, resource) };
+      },
+      o.limits,
       hooks,
     );
     o.engine.connections.serve(o.nodeId, (cmd) => this.command(cmd));

@@ -18,3 +18,4 @@ export * from './engine/nats/nats-engine.js';
 export * from './engine/nats/subjects.js';
 export * from './engine/nats/streams.js';
 export * from './auth/bartnet-credential.js';
+export * from './model/hidden.js';

@@ -111,6 +111,10 @@ export class Hub {
     let n = 0;
     let bytes = 0;
     for (const s of ch.live) {
+      if (s.intercept !== undefined) {
+        s.intercept(ref, msg);
+        continue;
+      }
       const face = s.face;
       let frame = frames[face.index];
       if (frame === undefined) frame = frames[face.index] = face.encode(ref.name, ch.nameJson, msg);
@@ -195,6 +199,10 @@ export class Hub {
     const face = s.face;
     const stats = this.stats;
     const write = (m: Message): void => {
+      if (s.intercept !== undefined) {
+        s.intercept(ch.ref, m);
+        return;
+      }
       const frame = face.encode(ch.ref.name, ch.nameJson, m);
       if (s.write(frame, face.binary)) {
         stats.messagesOut++;

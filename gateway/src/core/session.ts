@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Tenant } from '@switchyard/shared';
+import type { ChannelRef, Message, Tenant } from '@switchyard/shared';
 import { ChannelBits } from './bitset.js';
 import type { Face } from './face.js';
 
@@ -41,6 +41,11 @@ export class Session {
   alwaysPresent = false;
   /** A backend connection (otter: proved by signing its connection id). */
   backend = false;
+  /**
+   * Set by dialects that filter and shape each message per connection (MonoRail watches):
+   * the hub hands it the message instead of writing the face's shared frame.
+   */
+  intercept: ((ref: ChannelRef, msg: Message) => void) | undefined = undefined;
 
   constructor(
     nodeId: string,

@@ -1,7 +1,7 @@
 import {
   ErrorCode,
   ProtocolError,
-  channelKey,
+  hiddenChannel,
   hmacHex,
   isPlainObject,
   isValidChannel,
@@ -11,7 +11,6 @@ import {
   safeEqual,
   type ChannelRef,
   type ClientInfo,
-  type NamespaceOptions,
   type Tenant,
 } from '@switchyard/shared';
 import { FaceIndex, type Face } from '../core/face.js';
@@ -24,11 +23,8 @@ import type { Dialect, DialectContext } from './dialect.js';
  * never collide with one nor be subscribed to from outside.
  */
 const BACKEND_PREFIX = '\u0001otter:';
-const BACKEND_OPTS: NamespaceOptions = Object.freeze({ history: 0, historyTtlSeconds: 0, presence: false, clientPublish: true });
-
 export function backendChannel(tenant: Tenant, name: string): ChannelRef {
-  const hidden = BACKEND_PREFIX + name;
-  return { tenant: tenant.id, name: hidden, key: channelKey(tenant.id, hidden), namespace: '', opts: BACKEND_OPTS };
+  return hiddenChannel(tenant.id, BACKEND_PREFIX + name);
 }
 
 /** `"connection":{"id":…,"presence":…}` of a sender; presence only when it authenticated. */

@@ -26,6 +26,8 @@ export interface Admission {
   readonly connId?: string;
   /** Called when the client went away after an asynchronous admission accepted it. */
   readonly abandoned?: () => void;
+  /** Binds what admission learned (e.g. the MonoRail resource) to the new session, before `open`. */
+  readonly bind?: (s: Session) => void;
 }
 
 export interface UpgradeInfo {
@@ -143,6 +145,7 @@ export function mountSocketEndpoint(
       ud.conn = conn;
       ud.session = s;
       hooks.onOpen(s);
+      a.bind?.(s);
       a.dialect.open(s);
     },
 

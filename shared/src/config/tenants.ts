@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { isValidChannel } from '../model/channel.js';
 import {
   DEFAULT_BARTNET,
   DEFAULT_NAMESPACE,
   DEFAULT_OTTER,
   type BartnetOptions,
   type OtterOptions,
+  type MonorailResource,
   type WebhookOptions,
   TENANT_ID_RE,
   type NamespaceOptions,
@@ -41,7 +43,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish']);
-const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook']);
+const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook', 'monorail']);
 
 /** Validates a parsed tenants document. Unknown keys are errors: a typo must not pass silently. */
 export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry {
@@ -179,6 +181,34 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             });
           }
         }
+        const monorail = new Map<string, MonorailResource>();
+        if (t.monorail !== undefined) {
+          const mp = `${path}.monorail`;
+          const m = t.monorail;
+          if (!isObj(m) || !isObj(m.resources) || Object.keys(m).some((k) => k !== 'resources')) {
+            bad(mp, 'must be {"resources": {<name>: {"type": "collection" | "topic", …}}}');
+          } else {
+            for (const [name, r] of Object.entries(m.resources)) {
+              const rp = `${mp}.resources.${name}`;
+              if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) bad(rp, 'resource name must be 1-64 characters of A-Z a-z 0-9 _ -');
+              if (!isObj(r)) {
+                bad(rp, 'must be an object');
+                continue;
+              }
+              if (r.type === 'collection') {
+                for (const k of Object.keys(r)) if (k !== 'type' && k !== 'idField') bad(`${rp}.${k}`, 'unknown key');
+                if (r.idField !== undefined && (typeof r.idField !== 'string' || r.idField === '')) bad(`${rp}.idField`, 'must be a non-empty string');
+                monorail.set(name, Object.freeze({ type: 'collection', idField: typeof r.idField === 'string' && r.idField !== '' ? r.idField : 'id' }));
+              } else if (r.type === 'topic') {
+                for (const k of Object.keys(r)) if (k !== 'type' && k !== 'channel') bad(`${rp}.${k}`, 'unknown key');
+                if (r.channel !== undefined && !isValidChannel(r.channel)) bad(`${rp}.channel`, 'must be a valid channel name');
+                monorail.set(name, Object.freeze({ type: 'topic', channel: typeof r.channel === 'string' ? r.channel : name }));
+              } else {
+                bad(`${rp}.type`, 'must be "collection" or "topic"');
+              }
+            }
+          }
+        }
         tenants.set(
           id,
           Object.freeze({
@@ -192,6 +222,7 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             bartnet,
             otter,
             webhook,
+            monorail,
           }),
         );
       }

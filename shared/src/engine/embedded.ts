@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { ChannelRef } from '../model/channel.js';
+import type { ChannelRef, CollectionRef } from '../model/channel.js';
 import type { ClientInfo, Message } from '../model/message.js';
 import {
+  changeData,
+  collectionChannel,
   nodeOf,
   type Broker,
+  type Collections,
+  type StoredItem,
   type ConnectionCommand,
   type ConnectionReply,
   type ConnectionRouter,
@@ -21,12 +25,14 @@ import { MessageRing } from './ring.js';
  * Publishes are stored and delivered synchronously, so delivery order is publish order.
  * Seqs start at 1 per channel in each run (a new `epoch`) and are never reused within it.
  */
-export class EmbeddedEngine implements Engine, Broker, History, Presence, ConnectionRouter {
+export class EmbeddedEngine implements Engine, Broker, History, Presence, ConnectionRouter, Collections {
   readonly kind = 'embedded';
   readonly broker: Broker = this;
   readonly history: History = this;
   readonly presence: Presence = this;
   readonly connections: ConnectionRouter = this;
+  readonly collections: Collections = this;
+  private readonly stores = new Map<string, { revision: number; items: Map<string, string> }>();
   private readonly handlers = new Map<string, (cmd: ConnectionCommand) => ConnectionReply>();
   readonly epoch = randomUUID();
 
@@ -97,6 +103,42 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
 
   list(ch: ChannelRef): Promise<PresenceEntry[]> {
     return Promise.resolve([...(this.members.get(ch.key)?.values() ?? [])]);
+  }
+
+  private store(c: CollectionRef) {
+    const key = `${c.tenant}/${c.resource}`;
+    let s = this.stores.get(key);
+    if (s === undefined) this.stores.set(key, (s = { revision: 0, items: new Map() }));
+    return s;
+  }
+
+  /** Stores, then tells interested nodes (this one) about the change. */
+  private changed(c: CollectionRef, revision: number, id: string, item: string | null): void {
+    const ch = collectionChannel(c);
+    if (this.interest.has(ch.key)) this.deliver(ch, { seq: revision, time: this.now(), data: changeData(id, item) });
+  }
+
+  put(c: CollectionRef, id: string, item: string): Promise<number> {
+    const s = this.store(c);
+    s.items.set(id, item);
+    const revision = ++s.revision;
+    this.changed(c, revision, id, item);
+    return Promise.resolve(revision);
+  }
+
+  remove(c: CollectionRef, id: string): Promise<boolean> {
+    const s = this.store(c);
+    if (!s.items.delete(id)) return Promise.resolve(false);
+    this.changed(c, ++s.revision, id, null);
+    return Promise.resolve(true);
+  }
+
+  get(c: CollectionRef, id: string): Promise<string | null> {
+    return Promise.resolve(this.store(c).items.get(id) ?? null);
+  }
+
+  items(c: CollectionRef): Promise<StoredItem[]> {
+    return Promise.resolve([...this.store(c).items].map(([id, item]) => ({ id, item })));
   }
 
   serve(nodeId: string, handler: (cmd: ConnectionCommand) => ConnectionReply): void {

@@ -1,4 +1,4 @@
-import type { ChannelRef } from '../model/channel.js';
+import type { ChannelRef, CollectionRef } from '../model/channel.js';
 import type { ClientInfo, Message } from '../model/message.js';
 
 /**
@@ -81,6 +81,47 @@ export interface NodeDirectory {
   gatherStats(): Promise<NodeSnapshot[]>;
 }
 
+/** One stored item of a collection; `item` is JSON text. */
+export interface StoredItem {
+  readonly id: string;
+  readonly item: string;
+}
+
+/**
+ * Collections of items with ids (MonoRail's collection-backed resources). Every change is
+ * also delivered, to nodes interested in the collection's change channel, as a message whose
+ * data is `{"op":"put","id":…,"item":…}` or `{"op":"remove","id":…}`.
+ */
+export interface Collections {
+  /** Stores (creates or replaces) an item; resolves with its revision. */
+  put(c: CollectionRef, id: string, item: string): Promise<number>;
+  /** Removes an item; false when there was none. */
+  remove(c: CollectionRef, id: string): Promise<boolean>;
+  get(c: CollectionRef, id: string): Promise<string | null>;
+  items(c: CollectionRef): Promise<StoredItem[]>;
+}
+
+/** Item ids: KV-key safe, as a backend writing straight to a bucket uses them. */
+export const ITEM_ID_RE = /^[A-Za-z0-9_=/-]+(\.[A-Za-z0-9_=/-]+)*$/;
+
+/** The internal channel carrying a collection's changes (a control character keeps it private). */
+export function collectionChannel(c: CollectionRef): ChannelRef {
+  const name = `\u0002collection:${c.resource}`;
+  return {
+    tenant: c.tenant,
+    name,
+    key: `${c.tenant}/${name}`,
+    namespace: '',
+    opts: COLLECTION_CHANNEL_OPTS,
+    collection: c,
+  };
+}
+const COLLECTION_CHANNEL_OPTS = Object.freeze({ history: 0, historyTtlSeconds: 0, presence: false, clientPublish: false });
+
+/** The change message data for a put or a remove. */
+export const changeData = (id: string, item: string | null): string =>
+  item === null ? `{"op":"remove","id":${JSON.stringify(id)}}` : `{"op":"put","id":${JSON.stringify(id)},"item":${item}}`;
+
 /** A command for one connection, routed to the node that holds it (its id's prefix). */
 export interface ConnectionCommand {
   readonly op: 'push' | 'close' | 'info';
@@ -111,6 +152,7 @@ export const nodeOf = (conn: string): string => conn.slice(0, Math.max(0, conn.i
 
 export interface Engine {
   readonly kind: 'embedded' | 'nats';
+  readonly collections: Collections;
   readonly connections: ConnectionRouter;
   readonly nodes?: NodeDirectory;
   readonly broker: Broker;

@@ -27,6 +27,17 @@ export interface ChannelRef {
   /** The namespace whose options apply; '' is the tenant's default namespace. */
   readonly namespace: string;
   readonly opts: NamespaceOptions;
+  /**
+   * Set on the internal channel that carries a MonoRail collection's changes: engines feed it
+   * from the collection store (cluster: a KV bucket watch) instead of from publishes.
+   */
+  readonly collection?: CollectionRef;
+}
+
+/** A MonoRail collection: items with ids, stored per tenant and resource. */
+export interface CollectionRef {
+  readonly tenant: string;
+  readonly resource: string;
 }
 
 export function channelKey(tenant: string, name: string): string {

@@ -36,7 +36,14 @@ export interface Tenant {
   readonly otter: OtterOptions;
   /** WSaaS webhooks (seed 003); absent = the /hook endpoint refuses this tenant. */
   readonly webhook: WebhookOptions | undefined;
+  /** MonoRail resources (seed 001) by name: what `/monorail/<resource>` serves. */
+  readonly monorail: ReadonlyMap<string, MonorailResource>;
 }
+
+/** A MonoRail resource: a collection of items with ids, or a channel (topic). */
+export type MonorailResource =
+  | { readonly type: 'collection'; readonly idField: string }
+  | { readonly type: 'topic'; readonly channel: string };
 
 export interface WebhookOptions {
   /** The backend's URL (the seed's API_URI): POST on connect, PUT per frame, DELETE on close. */
@@ -91,4 +98,5 @@ export const UNBOUND_TENANT: Tenant = Object.freeze({
   bartnet: Object.freeze({ topics: Object.freeze([] as string[]), credentialTtlSeconds: 1 }),
   otter: DEFAULT_OTTER,
   webhook: undefined,
+  monorail: new Map<string, MonorailResource>(),
 });

@@ -29,6 +29,7 @@ import {
 } from '../engine.js';
 import { ensureStreams, planStreams, type StreamPlan } from './streams.js';
 import { Header, Subjects, channelFromToken } from './subjects.js';
+import { KvCollections } from './kv-collections.js';
 
 export interface NatsEngineOptions {
   readonly servers: readonly string[];
@@ -56,7 +57,10 @@ export interface NatsEngineOptions {
 /** Per-channel live state of this node: the NATS subscription and gap bookkeeping. */
 interface LiveChannel {
   readonly ref: ChannelRef;
-  readonly sub: Subscription;
+  /** The live-subject subscription (undefined for a collection's change channel). */
+  readonly sub: Subscription | undefined;
+  /** Stops a collection watch. */
+  stop?: () => void;
   /** Highest seq delivered to the hub (undefined: nothing yet, the next message sets it). */
   last: number | undefined;
   /** While a gap is being filled from the stream, live messages wait here. */
@@ -80,6 +84,7 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
   readonly presence: Presence = this;
   readonly nodes: NodeDirectory = this;
   readonly connections: ConnectionRouter = this;
+  readonly collections: KvCollections;
   private readonly served = new Map<string, (cmd: ConnectionCommand) => ConnectionReply>();
   private snapshot: (() => NodeSnapshot) | undefined;
 
@@ -108,6 +113,7 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
     this.log = o.log;
     this.subjects = new Subjects(o.prefix ?? 'sy');
     this.plans = planStreams(o.tenants, this.subjects, o.replicas ?? 1);
+    this.collections = new KvCollections(() => this.conn(), o.prefix ?? 'sy', this.log);
     for (const p of this.plans) this.planByStream.set(p.name, p);
     this.started = this.start();
     this.started.catch((err: unknown) => this.log.error({ err }, 'NATS engine failed to start'));
@@ -267,7 +273,22 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
       .then(async () => {
         const want = this.wanted.get(key) === true;
         const have = this.live.get(key);
-        if (want && have === undefined) {
+        if (want && have === undefined && ch.collection !== undefined) {
+          await this.waitReady();
+          const lc: LiveChannel = { ref: ch, sub: undefined, last: undefined, queue: null };
+          this.live.set(key, lc);
+          try {
+            lc.stop = await this.collections.watch(ch.collection, (msg) => {
+              if (this.live.get(key) === lc) {
+                this.received++;
+                this.deliver(ch, msg);
+              }
+            });
+          } catch (err) {
+            this.live.delete(key);
+            throw err;
+          }
+        } else if (want && have === undefined) {
           await this.waitReady();
           const nc = this.nc as NatsConnection;
           const sub = nc.subscribe(this.subjects.live(ch), { callback: (err, m) => { if (!err) this.onLive(lc, m); } });
@@ -277,7 +298,8 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
           await nc.flush();
         } else if (!want && have !== undefined) {
           this.live.delete(key);
-          have.sub.unsubscribe();
+          have.sub?.unsubscribe();
+          have.stop?.();
         }
       });
     this.ops.set(key, op);
