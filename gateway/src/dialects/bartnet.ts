@@ -14,6 +14,7 @@ import { FaceIndex, type Face } from '../core/face.js';
 import type { Subscribed } from '../core/hub.js';
 import type { Session } from '../core/session.js';
 import type { Dialect, DialectContext } from './dialect.js';
+import { jsonObject } from './frames.js';
 
 export const BARTNET_VERSION = 1;
 
@@ -91,18 +92,13 @@ export class BartnetDialect implements Dialect {
   }
 
   message(s: Session, data: ArrayBuffer): void {
-    let frame: unknown;
+    let f: Envelope;
     try {
-      frame = JSON.parse(Buffer.from(data).toString('utf8'));
-    } catch {
-      this.error(s, new ProtocolError(ErrorCode.BadFrame, 'malformed JSON'));
+      f = jsonObject(data, 'message');
+    } catch (err) {
+      this.error(s, toClientError(err));
       return;
     }
-    if (!isPlainObject(frame)) {
-      this.error(s, new ProtocolError(ErrorCode.BadFrame, 'message must be a JSON object'));
-      return;
-    }
-    const f = frame;
     const fail = (err: unknown): void => this.reply(s, f, 'error', undefined, toClientError(err));
     try {
       if (f.version !== BARTNET_VERSION) {

@@ -17,6 +17,7 @@ import {
 import { FaceIndex, type Face } from '../core/face.js';
 import type { Session } from '../core/session.js';
 import type { Dialect, DialectContext } from './dialect.js';
+import { jsonObject } from './frames.js';
 
 type Params = Record<string, unknown>;
 type Frame = Record<string, unknown>;
@@ -102,18 +103,13 @@ export class MonorailDialect implements Dialect {
   message(s: Session, data: ArrayBuffer): void {
     const st = this.state.get(s);
     if (st === undefined) return;
-    let frame: unknown;
+    let f: Frame;
     try {
-      frame = JSON.parse(Buffer.from(data).toString('utf8'));
-    } catch {
-      this.error(s, new ProtocolError(ErrorCode.BadFrame, 'malformed JSON'));
+      f = jsonObject(data, 'message');
+    } catch (err) {
+      this.error(s, toClientError(err));
       return;
     }
-    if (!isPlainObject(frame)) {
-      this.fail(s, frame, new ProtocolError(ErrorCode.BadFrame, 'message must be a JSON object'));
-      return;
-    }
-    const f = frame;
     this.handle(s, st, f).catch((err: unknown) => this.fail(s, f, toClientError(err)));
   }
 

@@ -12,6 +12,7 @@ import {
 import { FaceIndex, type Face } from '../core/face.js';
 import type { Session } from '../core/session.js';
 import type { Dialect, DialectContext } from './dialect.js';
+import { jsonObject } from './frames.js';
 
 /** Channel messages as seed 002 shows them: `{"message": channel, "ord": seq, "body": …}`. */
 export const siteFace: Face = {
@@ -39,15 +40,11 @@ export class SiteDialect implements Dialect {
   }
 
   message(s: Session, data: ArrayBuffer): void {
-    let frame: unknown;
+    let frame: Record<string, unknown>;
     try {
-      frame = JSON.parse(Buffer.from(data).toString('utf8'));
-    } catch {
-      this.error(s, new ProtocolError(ErrorCode.BadFrame, 'malformed JSON'));
-      return;
-    }
-    if (!isPlainObject(frame)) {
-      this.error(s, new ProtocolError(ErrorCode.BadFrame, 'request must be a JSON object'));
+      frame = jsonObject(data, 'request');
+    } catch (err) {
+      this.error(s, toClientError(err));
       return;
     }
     const reqId = typeof frame.req_id === 'string' || typeof frame.req_id === 'number' ? frame.req_id : undefined;

@@ -19,6 +19,7 @@ import {
   type PresenceEntry,
 } from './engine.js';
 import { MessageRing } from './ring.js';
+import { LocalPresence } from './local-presence.js';
 
 /**
  * The single-node engine: per-channel rings in process memory, local presence and routing.
@@ -38,7 +39,7 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
 
   private readonly rings = new Map<string, MessageRing>();
   private readonly interest = new Set<string>();
-  private readonly members = new Map<string, Map<string, PresenceEntry>>();
+  private readonly members = new LocalPresence();
   private deliver: DeliveryHandler = () => {};
   private closed = false;
 
@@ -89,20 +90,15 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
   }
 
   join(ch: ChannelRef, entry: PresenceEntry): Promise<void> {
-    let m = this.members.get(ch.key);
-    if (m === undefined) this.members.set(ch.key, (m = new Map()));
-    m.set(entry.conn, entry);
-    return Promise.resolve();
+    return this.members.join(ch, entry);
   }
 
   leave(ch: ChannelRef, conn: string): Promise<void> {
-    const m = this.members.get(ch.key);
-    if (m !== undefined && m.delete(conn) && m.size === 0) this.members.delete(ch.key);
-    return Promise.resolve();
+    return this.members.leave(ch, conn);
   }
 
   list(ch: ChannelRef): Promise<PresenceEntry[]> {
-    return Promise.resolve([...(this.members.get(ch.key)?.values() ?? [])]);
+    return Promise.resolve(this.members.entries(ch.key));
   }
 
   private store(c: CollectionRef) {

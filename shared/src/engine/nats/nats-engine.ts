@@ -30,6 +30,7 @@ import {
 import { ensureStreams, planStreams, type StreamPlan } from './streams.js';
 import { Header, Subjects, channelFromToken } from './subjects.js';
 import { KvCollections } from './kv-collections.js';
+import { LocalPresence } from '../local-presence.js';
 
 export interface NatsEngineOptions {
   readonly servers: readonly string[];
@@ -103,7 +104,7 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
   /** Whether the hub wants each channel (the last subscribe/unsubscribe call), and the op chain per channel. */
   private readonly wanted = new Map<string, boolean>();
   private readonly ops = new Map<string, Promise<void>>();
-  private readonly local = new Map<string, Map<string, PresenceEntry>>();
+  private readonly local = new LocalPresence();
   private deliver: DeliveryHandler = () => {};
   private readonly log: Logger;
   /** Messages this node received from NATS on live subjects (what interest-based routing keeps low). */
@@ -462,16 +463,11 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
   // ---- Presence ----
 
   join(ch: ChannelRef, entry: PresenceEntry): Promise<void> {
-    let m = this.local.get(ch.key);
-    if (m === undefined) this.local.set(ch.key, (m = new Map()));
-    m.set(entry.conn, entry);
-    return Promise.resolve();
+    return this.local.join(ch, entry);
   }
 
   leave(ch: ChannelRef, conn: string): Promise<void> {
-    const m = this.local.get(ch.key);
-    if (m !== undefined && m.delete(conn) && m.size === 0) this.local.delete(ch.key);
-    return Promise.resolve();
+    return this.local.leave(ch, conn);
   }
 
   /**
@@ -514,8 +510,7 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
     } catch {
       return;
     }
-    const entries = this.local.get(`${tenant}/${name}`);
-    m.respond(JSON.stringify(entries === undefined ? [] : [...entries.values()]));
+    m.respond(JSON.stringify(this.local.entries(`${tenant}/${name}`)));
   }
 
   serve(nodeId: string, handler: (cmd: ConnectionCommand) => ConnectionReply): void {
