@@ -155,3 +155,37 @@ test('cli: `switchyard control-api` and `switchyard gateway` with --nats form a 
   assert.equal(await withDeadline(gw.exit, 10_000, 'gateway did not exit'), 0);
   assert.equal(await withDeadline(cp.exit, 10_000, 'control-api did not exit'), 0);
 });
+
+test('cli: the WSaaS seed variables API_URI, WS_HOSTNAME and LOG_LEVEL configure a single-tenant deployment', async (t) => {
+  const { createServer } = await import('node:http');
+  const posts: { ws_uri: string }[] = [];
+  const backend = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (req.method === 'POST') posts.push(JSON.parse(body));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"code":"OK"}');
+    });
+  });
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => { backend.closeAllConnections(); backend.close(() => r()); }));
+  const port = (backend.address() as import('node:net').AddressInfo).port;
+  const dir = mkdtempSync(join(tmpdir(), 'sy-wsaas-'));
+  const file = join(dir, 'tenants.json');
+  writeFileSync(file, JSON.stringify({ adminToken: 'admin-token-1', tenants: { app: { secret: 'client-secret-1', postSecret: 'post-secret-1', backendSecret: 'backend-secret-1' } } }));
+  const r = run(t, ['dev', '--port', '0', '--host', '127.0.0.1', '--tenants', file], {
+    API_URI: `127.0.0.1:${port}/websocket`,
+    WS_HOSTNAME: 'api.example.test:8443',
+    LOG_LEVEL: 'DEBUG',
+  });
+  const sy = await listeningPort(r);
+  const { Client } = await import('./helpers.js');
+  const c = await Client.open(`ws://127.0.0.1:${sy}/hook/whatever`);
+  t.after(() => c.close());
+  assert.equal(posts.length, 1);
+  assert.match(posts[0]!.ws_uri, /^http:\/\/api\.example\.test:8443\/v1\/connections\/[^/]+$/);
+  assert.match(r.stdout(), /"level":20/, 'LOG_LEVEL=DEBUG turned debug logs on');
+  c.close();
+  r.child.kill('SIGTERM');
+  await withDeadline(r.exit, 10_000, 'no exit');
+});

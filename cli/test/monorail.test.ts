@@ -199,3 +199,27 @@ test('monorail client: seed API and events; reconnects after its gateway is kill
   assert.deepEqual((await later).data, { rack: 'r9', id: 'b' });
   for (const e of ['open', 'ready', 'init', 'list', 'item', 'close']) assert.ok(seen.includes(e), `event ${e} emitted`);
 });
+
+test('monorail on two gateways: a topic-backed resource answers all, query, get and streams watches across nodes', async (t) => {
+  const cl = await startCluster(t, 2);
+  const [g1, g2] = cl.gateways.map((g) => g.server) as [RunningServer, RunningServer];
+  await log(cl.control.server, { wf: 'w1', line: 'queued' });
+  const a = await rail(t, g1, 'workflow-logs');
+  const b = await rail(t, g2, 'workflow-logs');
+  a.send({ handler: 'all' });
+  assert.deepEqual(await a.next(5000), { handler: 'list', items: [{ wf: 'w1', line: 'queued' }] });
+  b.send({ handler: 'query', params: { wf: 'w2' } });
+  assert.deepEqual(await b.next(5000), { handler: 'list', items: [] });
+  b.send({ handler: 'get', params: { wf: 'w1' } });
+  assert.deepEqual(await b.next(5000), { handler: 'item', data: { wf: 'w1', line: 'queued' } });
+  a.send({ handler: 'watch', params: { wf: 'w1' } });
+  b.send({ handler: 'watch' });
+  for (const c of [a, b]) {
+    c.send({ handler: 'init' });
+    assert.equal((await c.next(5000)).handler, 'session');
+  }
+  await log(cl.control.server, { wf: 'w2', line: 'started' });
+  await log(cl.control.server, { wf: 'w1', line: 'running' });
+  assert.deepEqual(await a.next(5000), { handler: 'item', data: { wf: 'w1', line: 'running' } });
+  assert.deepEqual((await b.take(2, () => true, 5000)).map((f) => f.data.wf), ['w2', 'w1']);
+});
