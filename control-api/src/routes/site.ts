@@ -42,7 +42,8 @@ export function mountSiteRoutes(app: TemplatedApp, ctx: ControlContext): void {
     }
     if (body.message === undefined) throw new ProtocolError(ErrorCode.BadRequest, 'message is required');
     const m = await ctx.publisher.publish(ref, payloadText(body.message));
-    return { status: 200, body: { status: 'ok', ord: m.seq } };
+    // The seed answers {"status":"ok"}; the message's number is added as ord (site naming) and seq.
+    return { status: 200, body: { status: 'ok', ord: m.seq, seq: m.seq } };
   });
 
   routeFor(app, ctx)('get', '/stats', async (req) => {
