@@ -1,0 +1,91 @@
+/**
+ * A load-generator worker process: opens connections, subscribes each to one channel, and
+ * checks every message it receives: counts, latency (payload `t` → now) and order (payload `n`
+ * grows by one per channel: a jump is a loss, a step back a duplicate or reordering).
+ * Driven over IPC by bench.ts.
+ */
+import WebSocket from 'ws';
+import { faces, now, numberField, type Kind } from './protocol.js';
+
+interface Conn {
+  readonly channel: string;
+  next: number; // the n expected next (1-based)
+  received: number;
+  missing: number;
+  duplicated: number;
+}
+
+const conns: Conn[] = [];
+const sockets: WebSocket[] = [];
+let latencies: number[] = [];
+let sampleEvery = 1;
+let seen = 0;
+
+async function connect(kind: Kind, port: number, channels: string[], count: number, offset: number): Promise<void> {
+  const face = faces[kind];
+  const opening: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = offset + i + 1;
+    const c: Conn = { channel: channels[(offset + i) % channels.length] as string, next: 1, received: 0, missing: 0, duplicated: 0 };
+    conns.push(c);
+    const ws = new WebSocket(face.url(port), { perMessageDeflate: false, skipUTF8Validation: true });
+    sockets.push(ws);
+    opening.push(
+      new Promise<void>((resolve, reject) => {
+        ws.once('error', reject);
+        ws.once('open', () => {
+          for (const f of face.subscribe(c.channel, id)) ws.send(f);
+        });
+        ws.on('message', (data: Buffer) => {
+          const text = data.toString('latin1');
+          if (face.isMessage(text)) {
+            const n = numberField(text, 'n');
+            c.received++;
+            if (n === c.next) c.next++;
+            else if (n > c.next) {
+              c.missing += n - c.next;
+              c.next = n + 1;
+            } else c.duplicated++;
+            if (++seen % sampleEvery === 0) {
+              latencies.push(now() - numberField(text, 't'));
+              if (latencies.length >= 20_000) {
+                latencies = latencies.filter((_, k) => k % 2 === 0);
+                sampleEvery *= 2;
+              }
+            }
+          } else if (face.isSubscribed(text, id)) resolve();
+        });
+      }),
+    );
+    // Open in small batches: a burst of thousands of handshakes only measures the kernel.
+    if (i % 100 === 99) await Promise.all(opening.slice(-100));
+  }
+  await Promise.all(opening);
+}
+
+process.on('message', (m: { cmd: string; [k: string]: unknown }) => {
+  if (m.cmd === 'connect') {
+    connect(m.kind as Kind, m.port as number, m.channels as string[], m.count as number, m.offset as number).then(
+      () => process.send?.({ ev: 'ready' }),
+      (err: Error) => process.send?.({ ev: 'error', message: err.message }),
+    );
+  } else if (m.cmd === 'report') {
+    // Messages published but never received count as missing too.
+    const published = m.published as Record<string, number>;
+    let received = 0;
+    let missing = 0;
+    let duplicated = 0;
+    for (const c of conns) {
+      received += c.received;
+      duplicated += c.duplicated;
+      missing += c.missing + Math.max(0, (published[c.channel] ?? 0) - (c.next - 1));
+    }
+    process.send?.({ ev: 'report', received, missing, duplicated, latencies });
+  } else if (m.cmd === 'received') {
+    process.send?.({ ev: 'received', received: conns.reduce((a, c) => a + c.received, 0) });
+  } else if (m.cmd === 'close') {
+    for (const ws of sockets) ws.terminate();
+    process.exit(0);
+  }
+});
+process.send?.({ ev: 'started' });
