@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+
+// Keeps the load generator working; benchmarks are not tests, so no timing is asserted.
+test('loadtest: the quick run drives both servers, checks every delivery and prints the table', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'loadtest/src/bench.ts', '--quick'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 0, out);
+  assert.match(out, /\| fanout \| server CPU s per million deliveries \| [\d.]+ \| [\d.]+ \| [\d.]+× \|/);
+  assert.match(out, /\| channels \| missing \/ duplicated \| 0 \/ 0 \| 0 \/ 0 \| \|/);
+  assert.match(out, /\| idle \| RSS KB per subscribed connection \|/);
+  assert.match(out, /loss check: ok, 0 missing and 0 duplicated deliveries/);
+});
