@@ -101,7 +101,11 @@ async function run(role: Role, c: CliConfig): Promise<number> {
   const tenant = [...tenants.tenants.keys()][0] ?? 'demo';
   const lines = [`Switchyard ${role} is running on port ${server.port} (${server.engine.kind} engine). Try:`];
   if (role !== 'control-api') {
-    lines.push(`  native protocol:  ${ws}/v1/ws?tenant=${tenant}`, `  site protocol:    ${ws}/ws?site=${tenant}`);
+    lines.push(
+      `  native protocol:  ${ws}/v1/ws?tenant=${tenant}`,
+      `  site protocol:    ${ws}/ws?site=${tenant}`,
+      `  other dialects:   ${ws}/bartnet  ${ws}/otter?tenant=${tenant}  ${ws}/monorail/<resource>?tenant=${tenant}  ${ws}/hook/<path>?tenant=<id>`,
+    );
   }
   if (role !== 'gateway') {
     lines.push(
