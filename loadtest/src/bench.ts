@@ -4,6 +4,8 @@
  *   fanout    2000 subscribers on 1 channel, ~100-byte messages
  *   channels  5000 subscribers over 500 channels
  *   idle      RSS per connection holding one subscription
+ *   churn     connect → subscribe → close cycles, 2 × 25 loops
+ *   resume    1000 clients reconnecting at once, each resuming 50 messages back (Switchyard only)
  * Reports deliveries/s, server CPU seconds per million deliveries (from /proc), latency
  * p50/p99 and loss/duplicate counts per subscriber. Traffic stays on 127.0.0.1; every run is
  * bounded in connections and time. `--quick` is the tiny smoke run CI uses.
@@ -23,6 +25,8 @@ const only = args.includes('--scenarios') ? (args[args.indexOf('--scenarios') + 
 
 interface Scenario {
   readonly name: string;
+  /** flow: publish and count deliveries; idle: memory; churn: connect-subscribe-close cycles; resume: reconnect storm. */
+  readonly mode: 'flow' | 'idle' | 'churn' | 'resume';
   readonly subscribers: number;
   readonly channels: number;
   /** Messages per second over all channels (0: idle, nothing published). */
@@ -33,14 +37,20 @@ interface Scenario {
 
 const SCENARIOS: Scenario[] = quick
   ? [
-      { name: 'fanout', subscribers: 50, channels: 1, rate: 100, seconds: 1, payloadBytes: 100 },
-      { name: 'channels', subscribers: 50, channels: 10, rate: 100, seconds: 1, payloadBytes: 100 },
-      { name: 'idle', subscribers: 50, channels: 10, rate: 0, seconds: 0, payloadBytes: 0 },
+      { name: 'fanout', mode: 'flow', subscribers: 50, channels: 1, rate: 100, seconds: 1, payloadBytes: 100 },
+      { name: 'channels', mode: 'flow', subscribers: 50, channels: 10, rate: 100, seconds: 1, payloadBytes: 100 },
+      { name: 'idle', mode: 'idle', subscribers: 50, channels: 10, rate: 0, seconds: 0, payloadBytes: 0 },
+      { name: 'churn', mode: 'churn', subscribers: 5, channels: 10, rate: 0, seconds: 1, payloadBytes: 0 },
+      { name: 'resume', mode: 'resume', subscribers: 20, channels: 1, rate: 0, seconds: 0, payloadBytes: 100 },
     ]
   : [
-      { name: 'fanout', subscribers: 2000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
-      { name: 'channels', subscribers: 5000, channels: 500, rate: 2000, seconds: 8, payloadBytes: 100 },
-      { name: 'idle', subscribers: 5000, channels: 500, rate: 0, seconds: 0, payloadBytes: 0 },
+      { name: 'fanout', mode: 'flow', subscribers: 2000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
+      { name: 'channels', mode: 'flow', subscribers: 5000, channels: 500, rate: 2000, seconds: 8, payloadBytes: 100 },
+      { name: 'idle', mode: 'idle', subscribers: 5000, channels: 500, rate: 0, seconds: 0, payloadBytes: 0 },
+      // subscribers = concurrent connect-subscribe-close loops per worker
+      { name: 'churn', mode: 'churn', subscribers: 25, channels: 100, rate: 0, seconds: 5, payloadBytes: 0 },
+      // subscribers = clients resuming at once, each 50 messages behind
+      { name: 'resume', mode: 'resume', subscribers: 1000, channels: 1, rate: 0, seconds: 0, payloadBytes: 100 },
     ];
 
 interface Result {
@@ -52,6 +62,10 @@ interface Result {
   missing: number;
   duplicated: number;
   rssPerConn: number;
+  /** churn: cycles per second; resume: seconds for the whole storm. */
+  rate: number;
+  /** churn: server CPU s per 1000 cycles; resume: per 1000 resumes. */
+  cpuPerThousand: number;
 }
 
 /** Starts a server process and resolves with its pid and port. */
@@ -110,19 +124,49 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
 };
 
+const EMPTY: Result = { deliveries: 0, deliveriesPerSec: 0, cpuPerMillion: NaN, p50: NaN, p99: NaN, missing: 0, duplicated: 0, rssPerConn: NaN, rate: NaN, cpuPerThousand: NaN };
+
 async function run(kind: Kind, sc: Scenario): Promise<Result> {
+  if (sc.mode === 'resume' && kind === 'baseline') return EMPTY; // the baseline keeps no history
   const server = await startServer(kind);
   const pid = server.child.pid as number;
   const workers = await Promise.all([worker('subscribers.ts'), worker('subscribers.ts')]);
   const channels = Array.from({ length: sc.channels }, (_, i) => `b:c${i}`);
   try {
+    if (sc.mode === 'churn') {
+      const cpu0 = cpuSeconds(pid);
+      const t0 = performance.now();
+      const out = await Promise.all(workers.map((w) => ask<{ cycles: number; errors: number }>(w, { cmd: 'churn', kind, port: server.port, channels, concurrency: sc.subscribers, ms: sc.seconds * 1000 }, 'churned')));
+      const cpu = cpuSeconds(pid) - cpu0;
+      const cycles = out.reduce((a, o) => a + o.cycles, 0);
+      return { ...EMPTY, rate: cycles / ((performance.now() - t0) / 1000), cpuPerThousand: (cpu / cycles) * 1000, missing: out.reduce((a, o) => a + o.errors, 0) };
+    }
+    if (sc.mode === 'resume') {
+      const publisher = await worker('publisher.ts');
+      await ask(publisher, { cmd: 'publish', kind, port: server.port, channels: ['b:r'], rate: 1000, durationMs: 100, payloadBytes: sc.payloadBytes }, 'done');
+      publisher.send({ cmd: 'close' });
+      const cpu0 = cpuSeconds(pid);
+      const t0 = performance.now();
+      const per = Math.ceil(sc.subscribers / workers.length);
+      const out = await Promise.all(
+        workers.map((w, i) => ask<{ ok: number; missing: number; duplicated: number }>(w, { cmd: 'resume', port: server.port, channel: 'b:r', count: Math.min(per, sc.subscribers - i * per), after: 50, last: 100 }, 'resumed')),
+      );
+      const cpu = cpuSeconds(pid) - cpu0;
+      return {
+        ...EMPTY,
+        rate: (performance.now() - t0) / 1000,
+        cpuPerThousand: (cpu / sc.subscribers) * 1000,
+        missing: out.reduce((a, o) => a + o.missing, 0),
+        duplicated: out.reduce((a, o) => a + o.duplicated, 0),
+      };
+    }
     const rss0 = rssBytes(pid);
     const per = Math.ceil(sc.subscribers / workers.length);
     await Promise.all(
       workers.map((w, i) => ask(w, { cmd: 'connect', kind, port: server.port, channels, count: Math.min(per, sc.subscribers - i * per), offset: i * per }, 'ready')),
     );
     const rssPerConn = (rssBytes(pid) - rss0) / sc.subscribers;
-    if (sc.rate === 0) return { deliveries: 0, deliveriesPerSec: 0, cpuPerMillion: NaN, p50: NaN, p99: NaN, missing: 0, duplicated: 0, rssPerConn };
+    if (sc.mode === 'idle') return { ...EMPTY, rssPerConn };
 
     const publisher = await worker('publisher.ts');
     const cpu0 = cpuSeconds(pid);
@@ -162,6 +206,8 @@ async function run(kind: Kind, sc: Scenario): Promise<Result> {
       missing: reports.reduce((a, r) => a + r.missing, 0),
       duplicated: reports.reduce((a, r) => a + r.duplicated, 0),
       rssPerConn,
+      rate: NaN,
+      cpuPerThousand: NaN,
     };
   } finally {
     for (const w of workers) w.send({ cmd: 'close' });
@@ -183,7 +229,7 @@ async function main(): Promise<void> {
         const out = await run(kind, sc);
         res[kind].push(out);
         lossy += out.missing + out.duplicated;
-        console.log(`  ${sc.name} round ${r + 1} ${kind}: ${f(out.deliveriesPerSec, 0)} deliveries/s, ${f(out.cpuPerMillion)} CPU s/M, p99 ${f(out.p99)} ms, rss/conn ${f(out.rssPerConn / 1024)} KB, missing ${out.missing}, dup ${out.duplicated}`);
+        console.log(`  ${sc.name} round ${r + 1} ${kind}: ${f(out.deliveriesPerSec, 0)} deliveries/s, ${f(out.cpuPerMillion)} CPU s/M, p99 ${f(out.p99)} ms, rss/conn ${f(out.rssPerConn / 1024)} KB, rate ${f(out.rate)}, CPU s/1000 ${f(out.cpuPerThousand, 3)}, missing ${out.missing}, dup ${out.duplicated}`);
       }
     }
     const m = (k: Kind, pick: (r: Result) => number) => median(res[k].map(pick));
@@ -192,12 +238,22 @@ async function main(): Promise<void> {
       const b = m('switchyard', pick);
       rows.push(`| ${sc.name} | ${metric} | ${f(a, d)} | ${f(b, d)} | ${f(b / a)}× |`);
     };
-    if (sc.rate > 0) {
+    const lost = (k: Kind) => `${res[k].reduce((a, r) => a + r.missing, 0)} / ${res[k].reduce((a, r) => a + r.duplicated, 0)}`;
+    if (sc.mode === 'churn') {
+      row('server CPU s per 1000 connect-subscribe-close cycles', (r) => r.cpuPerThousand, 3);
+      row('cycles/s', (r) => r.rate, 0);
+      rows.push(`| ${sc.name} | failed cycles | ${lost('baseline').split(' ')[0]} | ${lost('switchyard').split(' ')[0]} | |`);
+    } else if (sc.mode === 'resume') {
+      const b = (pick: (r: Result) => number, d = 2) => f(median(res.switchyard.map(pick)), d);
+      rows.push(`| ${sc.name} | ${sc.subscribers} clients resuming 50 messages back: seconds | — | ${b((r) => r.rate)} | |`);
+      rows.push(`| ${sc.name} | server CPU s per 1000 resumes | — | ${b((r) => r.cpuPerThousand, 3)} | |`);
+      rows.push(`| ${sc.name} | missing / duplicated | — | ${lost('switchyard')} | |`);
+    } else if (sc.mode === 'flow') {
       row('server CPU s per million deliveries', (r) => r.cpuPerMillion);
       row('deliveries/s', (r) => r.deliveriesPerSec, 0);
       row('latency p50 ms', (r) => r.p50);
       row('latency p99 ms', (r) => r.p99);
-      rows.push(`| ${sc.name} | missing / duplicated | ${res.baseline.reduce((a, r) => a + r.missing, 0)} / ${res.baseline.reduce((a, r) => a + r.duplicated, 0)} | ${res.switchyard.reduce((a, r) => a + r.missing, 0)} / ${res.switchyard.reduce((a, r) => a + r.duplicated, 0)} | |`);
+      rows.push(`| ${sc.name} | missing / duplicated | ${lost('baseline')} | ${lost('switchyard')} | |`);
     } else {
       row('RSS KB per subscribed connection', (r) => r.rssPerConn / 1024);
     }

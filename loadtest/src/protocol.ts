@@ -4,8 +4,8 @@ export type Kind = 'baseline' | 'switchyard';
 export interface ProtocolFace {
   /** WebSocket URL for a server on `port`. */
   url(port: number): string;
-  /** Frames that subscribe to `channel`, then a frame whose answer proves they were handled. */
-  subscribe(channel: string, id: number): string[];
+  /** Frames that subscribe to `channel` (resuming after `after`), then a frame whose answer proves they were handled. */
+  subscribe(channel: string, id: number, after?: number): string[];
   /** Whether `text` is the answer to the proof frame of subscription `id`. */
   isSubscribed(text: string, id: number): boolean;
   /** A publish frame carrying `payload` (JSON text) to `channel`. */
@@ -24,7 +24,9 @@ export const faces: Record<Kind, ProtocolFace> = {
   },
   switchyard: {
     url: (port) => `ws://127.0.0.1:${port}/v1/ws?tenant=bench`,
-    subscribe: (channel, id) => [`{"type":"subscribe","id":${id},"channel":${JSON.stringify(channel)}}`],
+    subscribe: (channel, id, after) => [
+      `{"type":"subscribe","id":${id},"channel":${JSON.stringify(channel)}${after === undefined ? '' : `,"after":${after}`}}`,
+    ],
     isSubscribed: (text, id) => text.startsWith('{"type":"reply"') && text.includes(`"id":${id},`),
     publish: (channel, payload) => `{"type":"publish","channel":${JSON.stringify(channel)},"data":${payload}}`,
     isMessage: (text) => text.startsWith('{"type":"message"'),

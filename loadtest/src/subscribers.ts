@@ -63,7 +63,100 @@ async function connect(kind: Kind, port: number, channels: string[], count: numb
   await Promise.all(opening);
 }
 
+/** Connect, subscribe, wait for the confirmation, close; `concurrency` loops for `ms`. */
+async function churn(kind: Kind, port: number, channels: string[], concurrency: number, ms: number): Promise<{ cycles: number; errors: number }> {
+  const face = faces[kind];
+  const end = Date.now() + ms;
+  let cycles = 0;
+  let errors = 0;
+  let id = 0;
+  const loop = async (): Promise<void> => {
+    while (Date.now() < end) {
+      const my = ++id;
+      const channel = channels[my % channels.length] as string;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const ws = new WebSocket(face.url(port), { perMessageDeflate: false });
+          const timer = setTimeout(() => reject(new Error('timeout')), 5000);
+          ws.once('error', reject);
+          ws.once('open', () => {
+            for (const f of face.subscribe(channel, my)) ws.send(f);
+          });
+          ws.on('message', (data: Buffer) => {
+            if (face.isSubscribed(data.toString('latin1'), my)) {
+              clearTimeout(timer);
+              ws.close();
+              ws.once('close', () => resolve());
+            }
+          });
+        });
+        cycles++;
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return { cycles, errors };
+}
+
+/** `count` connections resume `channel` after seq `after` at once; each must get exactly last−after messages, in order. */
+async function resume(port: number, channel: string, count: number, after: number, last: number): Promise<{ ok: number; missing: number; duplicated: number }> {
+  const face = faces.switchyard;
+  let ok = 0;
+  let missing = 0;
+  let duplicated = 0;
+  await Promise.all(
+    Array.from(
+      { length: count },
+      (_, i) =>
+        new Promise<void>((resolve) => {
+          const ws = new WebSocket(face.url(port), { perMessageDeflate: false });
+          let next = after + 1;
+          const timer = setTimeout(() => {
+            missing += last + 1 - next;
+            ws.terminate();
+            resolve();
+          }, 30_000);
+          ws.once('open', () => {
+            for (const f of face.subscribe(channel, i + 1, after)) ws.send(f);
+          });
+          ws.on('message', (data: Buffer) => {
+            const text = data.toString('latin1');
+            if (!face.isMessage(text)) return;
+            const n = numberField(text, 'n');
+            if (n === next) next++;
+            else if (n > next) {
+              missing += n - next;
+              next = n + 1;
+            } else duplicated++;
+            if (next > last) {
+              ok++;
+              clearTimeout(timer);
+              ws.close();
+              resolve();
+            }
+          });
+          ws.once('error', () => {
+            missing += last + 1 - next;
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    ),
+  );
+  return { ok, missing, duplicated };
+}
+
 process.on('message', (m: { cmd: string; [k: string]: unknown }) => {
+  if (m.cmd === 'churn') {
+    churn(m.kind as Kind, m.port as number, m.channels as string[], m.concurrency as number, m.ms as number).then((r) => process.send?.({ ev: 'churned', ...r }));
+    return;
+  }
+  if (m.cmd === 'resume') {
+    resume(m.port as number, m.channel as string, m.count as number, m.after as number, m.last as number).then((r) => process.send?.({ ev: 'resumed', ...r }));
+    return;
+  }
   if (m.cmd === 'connect') {
     connect(m.kind as Kind, m.port as number, m.channels as string[], m.count as number, m.offset as number).then(
       () => process.send?.({ ev: 'ready' }),

@@ -23,5 +23,7 @@ test('loadtest: the quick run drives both servers, checks every delivery and pri
   assert.match(out, /\| fanout \| server CPU s per million deliveries \| [\d.]+ \| [\d.]+ \| [\d.]+× \|/);
   assert.match(out, /\| channels \| missing \/ duplicated \| 0 \/ 0 \| 0 \/ 0 \| \|/);
   assert.match(out, /\| idle \| RSS KB per subscribed connection \|/);
+  assert.match(out, /\| churn \| failed cycles \| 0 \| 0 \| \|/);
+  assert.match(out, /\| resume \| missing \/ duplicated \| — \| 0 \/ 0 \| \|/);
   assert.match(out, /loss check: ok, 0 missing and 0 duplicated deliveries/);
 });
