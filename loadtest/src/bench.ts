@@ -15,6 +15,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kind } from './protocol.js';
 import { cpuSeconds, rssBytes } from './proc.js';
+import { startNatsServer } from '../../shared/test/nats-server.js';
+
+/** The servers compared: the baseline, Switchyard on one node, Switchyard as a cluster. */
+type ServerKind = Kind | 'cluster';
+const faceOf = (k: ServerKind): Kind => (k === 'cluster' ? 'switchyard' : k);
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '../..');
@@ -27,6 +32,8 @@ interface Scenario {
   readonly name: string;
   /** flow: publish and count deliveries; idle: memory; churn: connect-subscribe-close cycles; resume: reconnect storm. */
   readonly mode: 'flow' | 'idle' | 'churn' | 'resume';
+  /** Run against a NATS cluster (nats-server + control API + one gateway), publishing through REST. */
+  readonly cluster?: boolean;
   readonly subscribers: number;
   readonly channels: number;
   /** Messages per second over all channels (0: idle, nothing published). */
@@ -42,6 +49,7 @@ const SCENARIOS: Scenario[] = quick
       { name: 'idle', mode: 'idle', subscribers: 50, channels: 10, rate: 0, seconds: 0, payloadBytes: 0 },
       { name: 'churn', mode: 'churn', subscribers: 5, channels: 10, rate: 0, seconds: 1, payloadBytes: 0 },
       { name: 'resume', mode: 'resume', subscribers: 20, channels: 1, rate: 0, seconds: 0, payloadBytes: 100 },
+      { name: 'cluster-fanout', mode: 'flow', cluster: true, subscribers: 50, channels: 1, rate: 20, seconds: 1, payloadBytes: 100 },
     ]
   : [
       { name: 'fanout', mode: 'flow', subscribers: 2000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
@@ -51,6 +59,8 @@ const SCENARIOS: Scenario[] = quick
       { name: 'churn', mode: 'churn', subscribers: 25, channels: 100, rate: 0, seconds: 5, payloadBytes: 0 },
       // subscribers = clients resuming at once, each 50 messages behind
       { name: 'resume', mode: 'resume', subscribers: 1000, channels: 1, rate: 0, seconds: 0, payloadBytes: 100 },
+      // publishes through the control API, JetStream with RePublish, one gateway
+      { name: 'cluster-fanout', mode: 'flow', cluster: true, subscribers: 2000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
     ];
 
 interface Result {
@@ -66,18 +76,63 @@ interface Result {
   rate: number;
   /** churn: server CPU s per 1000 cycles; resume: per 1000 resumes. */
   cpuPerThousand: number;
+  /** cluster: CPU of every server process (gateway + control API + nats-server) per million deliveries. */
+  systemCpuPerMillion: number;
 }
 
-/** Starts a server process and resolves with its pid and port. */
-function startServer(kind: Kind): Promise<{ child: ChildProcess; port: number }> {
-  const child =
-    kind === 'baseline'
-      ? spawn(process.execPath, ['--import', 'tsx', join(HERE, 'baseline.ts'), '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn(
-          process.execPath,
-          [join(ROOT, 'cli/bin/switchyard.js'), 'dev', '--port', '0', '--host', '127.0.0.1', '--tenants', join(ROOT, 'loadtest/tenants.json'), '--max-subscriptions', '10', '--log-level', 'info'],
-          { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] },
-        );
+interface Running {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** The control API's port (cluster: publishes go there). */
+  readonly restPort?: number;
+  /** Every server process (the first is the one holding the sockets). */
+  readonly pids: number[];
+  stop(): Promise<void>;
+}
+
+/** Starts the server(s) under test. */
+async function startServer(kind: ServerKind): Promise<Running> {
+  if (kind === 'baseline') {
+    const s = await spawnServer(process.execPath, ['--import', 'tsx', join(HERE, 'baseline.ts'), '0'], kind);
+    return { ...s, pids: [s.child.pid as number], stop: async () => void s.child.kill('SIGKILL') };
+  }
+  const sy = (role: string, extra: string[]) =>
+    spawnServer(
+      process.execPath,
+      [join(ROOT, 'cli/bin/switchyard.js'), role, '--port', '0', '--host', '127.0.0.1', '--tenants', join(ROOT, 'loadtest/tenants.json'), '--max-subscriptions', '10', '--log-level', 'info', ...extra],
+      role,
+    );
+  if (kind === 'switchyard') {
+    const s = await sy('dev', []);
+    return { ...s, pids: [s.child.pid as number], stop: async () => void s.child.kill('SIGKILL') };
+  }
+  const nats = await startNatsServer();
+  const flags = ['--nats', nats.url, '--nats-prefix', 'bench'];
+  const control = await sy('control-api', flags);
+  const gateway = await sy('gateway', flags);
+  for (const port of [control.port, gateway.port]) {
+    const deadline = Date.now() + 20_000;
+    while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) {
+      if (Date.now() > deadline) throw new Error('cluster did not become ready');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    child: gateway.child,
+    port: gateway.port,
+    restPort: control.port,
+    pids: [gateway.child.pid as number, control.child.pid as number, nats.pid],
+    async stop() {
+      gateway.child.kill('SIGKILL');
+      control.child.kill('SIGKILL');
+      await nats.stop();
+    },
+  };
+}
+
+function spawnServer(cmd: string, argv: string[], what: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+  const kind = what;
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${kind} did not start`)), 20_000);
@@ -124,12 +179,14 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
 };
 
-const EMPTY: Result = { deliveries: 0, deliveriesPerSec: 0, cpuPerMillion: NaN, p50: NaN, p99: NaN, missing: 0, duplicated: 0, rssPerConn: NaN, rate: NaN, cpuPerThousand: NaN };
+const EMPTY: Result = { deliveries: 0, deliveriesPerSec: 0, cpuPerMillion: NaN, p50: NaN, p99: NaN, missing: 0, duplicated: 0, rssPerConn: NaN, rate: NaN, cpuPerThousand: NaN, systemCpuPerMillion: NaN };
 
-async function run(kind: Kind, sc: Scenario): Promise<Result> {
-  if (sc.mode === 'resume' && kind === 'baseline') return EMPTY; // the baseline keeps no history
-  const server = await startServer(kind);
+async function run(server_: ServerKind, sc: Scenario): Promise<Result> {
+  if (sc.mode === 'resume' && server_ === 'baseline') return EMPTY; // the baseline keeps no history
+  const kind = faceOf(server_);
+  const server = await startServer(server_);
   const pid = server.child.pid as number;
+  const systemCpu = (): number => server.pids.reduce((a, p) => a + cpuSeconds(p), 0);
   const workers = await Promise.all([worker('subscribers.ts'), worker('subscribers.ts')]);
   const channels = Array.from({ length: sc.channels }, (_, i) => `b:c${i}`);
   try {
@@ -170,10 +227,11 @@ async function run(kind: Kind, sc: Scenario): Promise<Result> {
 
     const publisher = await worker('publisher.ts');
     const cpu0 = cpuSeconds(pid);
+    const sys0 = systemCpu();
     const t0 = performance.now();
     const done = await ask<{ published: Record<string, number>; sent: number }>(
       publisher,
-      { cmd: 'publish', kind, port: server.port, channels, rate: sc.rate, durationMs: sc.seconds * 1000, payloadBytes: sc.payloadBytes },
+      { cmd: 'publish', kind, port: server.port, restPort: server.restPort, channels, rate: sc.rate, durationMs: sc.seconds * 1000, payloadBytes: sc.payloadBytes },
       'done',
     );
     publisher.send({ cmd: 'close' });
@@ -191,6 +249,7 @@ async function run(kind: Kind, sc: Scenario): Promise<Result> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const cpu = cpuSeconds(pid) - cpu0;
+    const sysCpu = systemCpu() - sys0;
     const seconds = (performance.now() - t0) / 1000;
     const reports = await Promise.all(
       workers.map((w) => ask<{ received: number; missing: number; duplicated: number; latencies: number[] }>(w, { cmd: 'report', published: done.published }, 'report')),
@@ -208,10 +267,11 @@ async function run(kind: Kind, sc: Scenario): Promise<Result> {
       rssPerConn,
       rate: NaN,
       cpuPerThousand: NaN,
+      systemCpuPerMillion: (sysCpu / deliveries) * 1e6,
     };
   } finally {
     for (const w of workers) w.send({ cmd: 'close' });
-    server.child.kill('SIGKILL');
+    await server.stop();
   }
 }
 
@@ -226,7 +286,7 @@ async function main(): Promise<void> {
     const res: Record<Kind, Result[]> = { baseline: [], switchyard: [] };
     for (let r = 0; r < rounds; r++) {
       for (const kind of ['baseline', 'switchyard'] as Kind[]) {
-        const out = await run(kind, sc);
+        const out = await run(kind === 'switchyard' && sc.cluster === true ? 'cluster' : kind, sc);
         res[kind].push(out);
         lossy += out.missing + out.duplicated;
         console.log(`  ${sc.name} round ${r + 1} ${kind}: ${f(out.deliveriesPerSec, 0)} deliveries/s, ${f(out.cpuPerMillion)} CPU s/M, p99 ${f(out.p99)} ms, rss/conn ${f(out.rssPerConn / 1024)} KB, rate ${f(out.rate)}, CPU s/1000 ${f(out.cpuPerThousand, 3)}, missing ${out.missing}, dup ${out.duplicated}`);
@@ -248,6 +308,13 @@ async function main(): Promise<void> {
       rows.push(`| ${sc.name} | ${sc.subscribers} clients resuming 50 messages back: seconds | — | ${b((r) => r.rate)} | |`);
       rows.push(`| ${sc.name} | server CPU s per 1000 resumes | — | ${b((r) => r.cpuPerThousand, 3)} | |`);
       rows.push(`| ${sc.name} | missing / duplicated | — | ${lost('switchyard')} | |`);
+    } else if (sc.mode === 'flow' && sc.cluster === true) {
+      row('gateway CPU s per million deliveries', (r) => r.cpuPerMillion);
+      row('whole system (gateway + control API + nats-server) CPU s per million deliveries', (r) => r.systemCpuPerMillion);
+      row('deliveries/s', (r) => r.deliveriesPerSec, 0);
+      row('latency p50 ms', (r) => r.p50);
+      row('latency p99 ms', (r) => r.p99);
+      rows.push(`| ${sc.name} | missing / duplicated | ${lost('baseline')} | ${lost('switchyard')} | |`);
     } else if (sc.mode === 'flow') {
       row('server CPU s per million deliveries', (r) => r.cpuPerMillion);
       row('deliveries/s', (r) => r.deliveriesPerSec, 0);
@@ -258,7 +325,7 @@ async function main(): Promise<void> {
       row('RSS KB per subscribed connection', (r) => r.rssPerConn / 1024);
     }
   }
-  console.log('\n| scenario | metric | raw uWS.js | Switchyard (embedded) | ratio |\n| --- | --- | --- | --- | --- |');
+  console.log('\n| scenario | metric | raw uWS.js | Switchyard (embedded; cluster-* in a NATS cluster) | ratio |\n| --- | --- | --- | --- | --- |');
   console.log(rows.join('\n'));
   console.log(`\nloss check: ${lossy === 0 ? 'ok, 0 missing and 0 duplicated deliveries' : `${lossy} missing or duplicated deliveries`}`);
   process.exitCode = lossy === 0 ? 0 : 1;

@@ -24,6 +24,8 @@ test('loadtest: the quick run drives both servers, checks every delivery and pri
   assert.match(out, /\| channels \| missing \/ duplicated \| 0 \/ 0 \| 0 \/ 0 \| \|/);
   assert.match(out, /\| idle \| RSS KB per subscribed connection \|/);
   assert.match(out, /\| churn \| failed cycles \| 0 \| 0 \| \|/);
+  assert.match(out, /\| cluster-fanout \| whole system \(gateway \+ control API \+ nats-server\) CPU s per million deliveries \|/);
+  assert.match(out, /\| cluster-fanout \| missing \/ duplicated \| 0 \/ 0 \| 0 \/ 0 \| \|/);
   assert.match(out, /\| resume \| missing \/ duplicated \| — \| 0 \/ 0 \| \|/);
   assert.match(out, /loss check: ok, 0 missing and 0 duplicated deliveries/);
 });

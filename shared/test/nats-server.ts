@@ -7,6 +7,8 @@ import { join } from 'node:path';
 export interface NatsServer {
   readonly url: string;
   readonly port: number;
+  /** The running server's process id. */
+  readonly pid: number;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s). */
   stop(): Promise<void>;
   /** Kills the server at once (SIGKILL): a crash, not a shutdown. */
@@ -75,6 +77,9 @@ export async function startNatsServer(): Promise<NatsServer> {
     },
     get port() {
       return port;
+    },
+    get pid() {
+      return child.pid as number;
     },
     async stop() {
       await waitExit('SIGTERM');
