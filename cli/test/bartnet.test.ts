@@ -171,3 +171,15 @@ test('bartnet on two gateways: one customer never sees another\'s events; one co
     ['acme', 'connected', 'a'],
   ]);
 });
+
+test('bartnet: a subscribe over the subscription limit changes nothing, its unsubscribe part included', async (t) => {
+  const s = await startDev(t, { limits: { maxPayload: 65536, maxBufferedBytes: 1 << 20, maxSubscriptions: 2, idleTimeoutSeconds: 120 } });
+  const c = await session(t, s, 'lim');
+  assert.equal((await send(c, 'subscribe', { subscribe_to: 'discovery,check_results' })).attributes.subscribed_to, 'discovery,check_results');
+  const r = await send(c, 'subscribe', { unsubscribe_from: 'discovery', subscribe_to: 'connected,discovery' });
+  assert.deepEqual(r.attributes, { error: 'at most 2 subscriptions per connection', code: 'limit_exceeded' });
+  assert.equal((await send(c, 'subscribe', {})).attributes.subscribed_to, 'discovery,check_results');
+  // Swapping one topic for another fits.
+  const swap = await send(c, 'subscribe', { unsubscribe_from: 'discovery', subscribe_to: 'connected' });
+  assert.equal(swap.attributes.subscribed_to, 'check_results,connected');
+});

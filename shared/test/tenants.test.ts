@@ -361,3 +361,10 @@ test('loadTenantsFile: valid JSON with bad content names the field and the file'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a tenant backendSecret must differ from its secret', () => {
+  assert.throws(
+    () => parseTenants({ adminToken: 'admin-token-1', tenants: { t: { secret: 'same-secret-1', postSecret: 'post-secret-1', backendSecret: 'same-secret-1' } } }),
+    /tenants\.t\.backendSecret: must differ from secret/,
+  );
+});

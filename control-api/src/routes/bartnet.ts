@@ -19,8 +19,10 @@ export function mountBartnetRoutes(app: TemplatedApp, ctx: ControlContext): void
       requireBackend(req, tenant);
     } else {
       const h = req.headers.get('authorization') ?? '';
-      for (const t of ctx.tenants.tenants.values()) if (bearerMatches(h, t.backendSecret)) tenant = t;
-      if (tenant === undefined) throw new ProtocolError(ErrorCode.Unauthorized, 'Authorization: Bearer <backendSecret> of a tenant required');
+      const matching = [...ctx.tenants.tenants.values()].filter((t) => bearerMatches(h, t.backendSecret));
+      if (matching.length === 0) throw new ProtocolError(ErrorCode.Unauthorized, 'Authorization: Bearer <backendSecret> of a tenant required');
+      if (matching.length > 1) throw new ProtocolError(ErrorCode.BadRequest, 'several tenants share this backendSecret: name the tenant in the body');
+      tenant = matching[0] as Tenant;
     }
     if (typeof body.customer_id !== 'string') throw new ProtocolError(ErrorCode.BadRequest, 'customer_id must be a string');
     const { credential, expires } = issueBartnetCredential(tenant, body.customer_id);

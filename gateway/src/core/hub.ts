@@ -93,6 +93,11 @@ export class Hub {
     return this.subscriptionCount;
   }
 
+  /** Subscriptions one connection may hold. */
+  get maxSubscriptions(): number {
+    return this.limits.maxSubscriptions;
+  }
+
   /**
    * The hot path: one message to every local subscriber of its channel. Each face encodes it
    * at most once; the loop allocates nothing per subscriber.

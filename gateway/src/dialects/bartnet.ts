@@ -167,6 +167,11 @@ export class BartnetDialect implements Dialect {
     // Every name is checked before anything changes: a bad list changes nothing.
     const add = list('subscribe_to').map((n) => this.resolve(s, st, n));
     const remove = list('unsubscribe_from').map((n) => this.resolve(s, st, n));
+    const removed = new Set(remove.filter((r) => st.topics.has(r.display)).map((r) => r.display));
+    const added = new Set(add.filter((a) => !st.topics.has(a.display) || removed.has(a.display)).map((a) => a.display));
+    if (s.subscriptions - removed.size + added.size > this.ctx.hub.maxSubscriptions) {
+      throw new ProtocolError(ErrorCode.LimitExceeded, `at most ${this.ctx.hub.maxSubscriptions} subscriptions per connection`);
+    }
     for (const { display, ref } of remove) {
       this.ctx.hub.unsubscribe(s, ref);
       st.topics.delete(display);

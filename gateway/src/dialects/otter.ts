@@ -131,6 +131,7 @@ export class OtterDialect implements Dialect {
   }
 
   private auth(s: Session, f: Frame): void {
+    if (s.backend) throw new ProtocolError(ErrorCode.BadRequest, 'backends do not auth: they sign every command');
     if (typeof f.presence !== 'string') throw new ProtocolError(ErrorCode.BadRequest, 'presence must be a string');
     const expected = hmacHex(s.tenant.secret, f.presence);
     if (typeof f.signature !== 'string' || !safeEqual(f.signature.toLowerCase(), expected)) {

@@ -19,5 +19,6 @@ export function safeEqual(a: string, b: string): boolean {
 
 /** Checks an `Authorization: Bearer <secret>` header value in constant time. */
 export function bearerMatches(header: string, secret: string): boolean {
-  return header.startsWith('Bearer ') && safeEqual(header.slice(7).trim(), secret);
+  // An empty secret (a connection whose tenant is not known yet) never matches.
+  return secret !== '' && header.startsWith('Bearer ') && safeEqual(header.slice(7).trim(), secret);
 }

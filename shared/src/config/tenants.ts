@@ -209,6 +209,9 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             }
           }
         }
+        if (typeof t.secret === 'string' && t.secret === t.backendSecret) {
+          bad(`${path}.backendSecret`, 'must differ from secret (clients hold secret-signed credentials; backendSecret is for backends only)');
+        }
         tenants.set(
           id,
           Object.freeze({
