@@ -99,12 +99,13 @@ async function startServer(kind: ServerKind): Promise<Running> {
   const sy = (role: string, extra: string[]) =>
     spawnServer(
       process.execPath,
-      [join(ROOT, 'cli/bin/switchyard.js'), role, '--port', '0', '--host', '127.0.0.1', '--tenants', join(ROOT, 'loadtest/tenants.json'), '--max-subscriptions', '10', '--log-level', 'info', ...extra],
+      // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the Switchyard processes.
+      [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), join(ROOT, 'cli/bin/switchyard.js'), role, '--port', '0', '--host', '127.0.0.1', '--tenants', join(ROOT, 'loadtest/tenants.json'), '--max-subscriptions', '10', '--log-level', 'info', ...extra],
       role,
     );
   if (kind === 'switchyard') {
     const s = await sy('dev', []);
-    return { ...s, pids: [s.child.pid as number], stop: async () => void s.child.kill('SIGKILL') };
+    return { ...s, pids: [s.child.pid as number], stop: () => terminate(s.child) };
   }
   const nats = await startNatsServer();
   const flags = ['--nats', nats.url, '--nats-prefix', 'bench'];
@@ -123,11 +124,23 @@ async function startServer(kind: ServerKind): Promise<Running> {
     restPort: control.port,
     pids: [gateway.child.pid as number, control.child.pid as number, nats.pid],
     async stop() {
-      gateway.child.kill('SIGKILL');
-      control.child.kill('SIGKILL');
+      await Promise.all([terminate(gateway.child), terminate(control.child)]);
       await nats.stop();
     },
   };
+}
+
+/** SIGTERM (so a --cpu-prof profile gets written), SIGKILL if it has not exited within 10 s. */
+function terminate(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 function spawnServer(cmd: string, argv: string[], what: string): Promise<{ child: ChildProcess; port: number }> {
