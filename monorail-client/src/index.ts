@@ -168,6 +168,7 @@ export class MonoRailClient {
     } catch {
       return;
     }
+    if (frame === null || typeof frame !== 'object') return;
     this.events.emit('message', frame);
     if (typeof frame.handler !== 'string') return;
     if (frame.handler === 'session' && typeof frame.id === 'string') {

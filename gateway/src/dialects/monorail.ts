@@ -70,7 +70,12 @@ export class MonorailDialect implements Dialect {
 
   /** The resource a `/monorail/<resource>` path names, or `not_found`. */
   resourceOf(tenant: Tenant, path: string): string {
-    const name = decodeURIComponent(path.split('?')[0]!.slice('/monorail/'.length));
+    let name: string;
+    try {
+      name = decodeURIComponent(path.split('?')[0]!.slice('/monorail/'.length));
+    } catch {
+      throw new ProtocolError(ErrorCode.NotFound, 'unknown resource');
+    }
     if (!tenant.monorail.has(name)) throw new ProtocolError(ErrorCode.NotFound, `unknown resource '${name.slice(0, 64)}'`);
     return name;
   }
@@ -152,12 +157,15 @@ export class MonorailDialect implements Dialect {
 
   /** Items of the resource matching `params`: collection items, or the topic's history. */
   private async items(s: Session, st: MonorailState, params: Params): Promise<unknown[]> {
-    if (st.collection !== undefined) {
-      const all = await this.engine.collections.items(st.collection);
-      return all.map((x) => JSON.parse(x.item) as unknown).filter((item) => matches(item, params));
-    }
+    if (st.collection !== undefined) return (await this.collectionItems(st, params)).map((x) => x.item);
     const page = await this.engine.history.read(st.watched, 0);
     return page.messages.map((m) => JSON.parse(m.data) as unknown).filter((item) => matches(item, params));
+  }
+
+  /** Matching items of a collection with their ids (the keys, whatever the items say). */
+  private async collectionItems(st: MonorailState, params: Params): Promise<{ id: string; item: unknown }[]> {
+    const all = await this.engine.collections.items(st.collection as CollectionRef);
+    return all.map((x) => ({ id: x.id, item: JSON.parse(x.item) as unknown })).filter((x) => matches(x.item, params));
   }
 
   private async get(s: Session, st: MonorailState, params: Params): Promise<void> {
@@ -180,18 +188,23 @@ export class MonorailDialect implements Dialect {
     st.watches.push(params);
     if (first) {
       // Subscribed before the initial list is read, so no change can fall between the two.
-      const sub = await this.ctx.hub.subscribe(s, st.watched, undefined);
-      if (st.collection !== undefined) this.sendList(s, st, await this.items(s, st, params));
+      let sub;
+      try {
+        sub = await this.ctx.hub.subscribe(s, st.watched, undefined);
+      } catch (err) {
+        st.watches.splice(st.watches.indexOf(params), 1);
+        throw err;
+      }
+      if (st.collection !== undefined) this.sendList(s, st, await this.collectionItems(st, params));
       this.ctx.hub.activate(s, sub);
     } else if (st.collection !== undefined) {
-      this.sendList(s, st, await this.items(s, st, params));
+      this.sendList(s, st, await this.collectionItems(st, params));
     }
   }
 
-  private sendList(s: Session, st: MonorailState, items: unknown[]): void {
-    const idField = (st.resource as { idField: string }).idField;
-    for (const item of items) if (isPlainObject(item) && item[idField] !== undefined) st.seen.add(String(item[idField]));
-    this.send(s, { handler: 'list', items });
+  private sendList(s: Session, st: MonorailState, items: { id: string; item: unknown }[]): void {
+    for (const x of items) st.seen.add(x.id);
+    this.send(s, { handler: 'list', items: items.map((x) => x.item) });
   }
 
   private stop(s: Session, st: MonorailState, params: Params | undefined): void {

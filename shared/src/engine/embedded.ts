@@ -3,6 +3,7 @@ import type { ChannelRef, CollectionRef } from '../model/channel.js';
 import type { ClientInfo, Message } from '../model/message.js';
 import {
   changeData,
+  checkItemId,
   collectionChannel,
   nodeOf,
   type Broker,
@@ -115,6 +116,7 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
   }
 
   put(c: CollectionRef, id: string, item: string): Promise<number> {
+    checkItemId(id);
     const s = this.store(c);
     s.items.set(id, item);
     const revision = ++s.revision;

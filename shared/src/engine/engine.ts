@@ -1,3 +1,4 @@
+import { ErrorCode, ProtocolError } from '../codes.js';
 import type { ChannelRef, CollectionRef } from '../model/channel.js';
 import type { ClientInfo, Message } from '../model/message.js';
 
@@ -103,6 +104,13 @@ export interface Collections {
 
 /** Item ids: KV-key safe, as a backend writing straight to a bucket uses them. */
 export const ITEM_ID_RE = /^[A-Za-z0-9_=/-]+(\.[A-Za-z0-9_=/-]+)*$/;
+
+/** Throws `bad_request` unless `id` is a valid item id (both engines accept the same ids). */
+export function checkItemId(id: string): void {
+  if (id.length > 256 || !ITEM_ID_RE.test(id)) {
+    throw new ProtocolError(ErrorCode.BadRequest, 'item id must be 1-256 characters of A-Z a-z 0-9 _ = / - in dot-separated parts');
+  }
+}
 
 /** The internal channel carrying a collection's changes (a control character keeps it private). */
 export function collectionChannel(c: CollectionRef): ChannelRef {

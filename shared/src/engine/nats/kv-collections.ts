@@ -4,7 +4,7 @@ import { ErrorCode, ProtocolError } from '../../codes.js';
 import type { Logger } from '../../log.js';
 import type { CollectionRef } from '../../model/channel.js';
 import type { Message } from '../../model/message.js';
-import { ITEM_ID_RE, changeData, type Collections, type StoredItem } from '../engine.js';
+import { ITEM_ID_RE, changeData, checkItemId as checkId, type Collections, type StoredItem } from '../engine.js';
 
 /**
  * Collections in JetStream KV: one bucket per tenant resource, named
@@ -65,7 +65,7 @@ export class KvCollections implements Collections {
     if (!ITEM_ID_RE.test(id)) return Promise.resolve(null);
     return this.guard(async () => {
       const e = await (await this.kv(c)).get(id);
-      return e !== null && e.operation === 'PUT' ? e.string() : null;
+      return e !== null && e.operation === 'PUT' && isJson(e.string()) ? e.string() : null;
     });
   }
 
@@ -101,11 +101,6 @@ export class KvCollections implements Collections {
   }
 }
 
-function checkId(id: string): void {
-  if (id.length > 256 || !ITEM_ID_RE.test(id)) {
-    throw new ProtocolError(ErrorCode.BadRequest, 'item id must be 1-256 characters of A-Z a-z 0-9 _ = / - in dot-separated parts');
-  }
-}
 
 function isJson(s: string): boolean {
   try {
