@@ -80,6 +80,10 @@ async function run(role: Role, c: CliConfig): Promise<number> {
     return 2;
   }
   const log = createLogger(c.logLevel, { node: c.nodeId });
+  if (role === 'gateway' && c.publicUrl === undefined && [...tenants.tenants.values()].some((t) => t.webhook !== undefined)) {
+    // A gateway serves no /v1/connections: ws_uris must point at the control API.
+    log.warn('WSaaS webhooks are configured but --public-url (WS_HOSTNAME) is not: ws_uris will point at this gateway, which cannot serve them; set it to the control API address');
+  }
   const server = await startServer({
     engine: createEngine(role, c, tenants, log),
     ...(c.publicUrl !== undefined ? { publicUrl: c.publicUrl } : {}),

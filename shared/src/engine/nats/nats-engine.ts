@@ -626,6 +626,6 @@ function storedToMessage(m: StoredMsg): Message | undefined {
 }
 
 function unavailable(err: unknown): ProtocolError {
-  return err instanceof ProtocolError ? err : new ProtocolError(ErrorCode.Unavailable, `history unavailable: ${(err as Error).message}`, true);
+  return err instanceof ProtocolError ? err : new ProtocolError(ErrorCode.Unavailable, `message broker unavailable: ${(err as Error).message}`, true);
 }
 
