@@ -1,8 +1,10 @@
 import yargs from 'yargs';
-import { TenantsConfigError, createLogger, loadTenantsFile, withApiUri } from '@switchyard/shared';
+import { TenantsConfigError, createLogger } from '@switchyard/shared';
 import { OPTIONS, checkOptions, toConfig, type CliConfig } from './options.js';
-import { createEngine } from './engine.js';
+import { loadTenants, serverOptions } from './server-options.js';
 import { startServer, type Role } from './server.js';
+import { autoThreads } from './threads.js';
+import { startThreads } from './threaded.js';
 
 const ROLES: Record<Role, string> = {
   dev: 'Run gateway + control API + embedded engine in one process on one port (no broker needed)',
@@ -71,10 +73,21 @@ async function run(role: Role, c: CliConfig): Promise<number> {
     console.error(`switchyard ${role}: --nats URL (or SWITCHYARD_NATS) is required; run 'switchyard dev' for a single node without NATS.`);
     return 2;
   }
+  let threads = c.threads === 'auto' ? autoThreads() : c.threads;
+  if (threads > 1 && role !== 'gateway') {
+    if (c.threads !== 'auto') {
+      console.error(
+        role === 'dev'
+          ? `switchyard dev: --threads ${threads} needs a cluster: the embedded engine keeps every channel in one thread. Run 'switchyard gateway --nats URL --threads ${threads}' beside a control API (docs/cluster.md).`
+          : `switchyard ${role}: --threads applies to the gateway role; run more control-API replicas instead.`,
+      );
+      return 2;
+    }
+    threads = 1; // auto: only gateways run several threads
+  }
   let tenants;
   try {
-    tenants = loadTenantsFile(c.tenants);
-    if (process.env.API_URI !== undefined) tenants = withApiUri(tenants, process.env.API_URI);
+    tenants = loadTenants(c);
   } catch (err) {
     console.error(`switchyard: ${err instanceof TenantsConfigError ? err.message : String(err)}`);
     return 2;
@@ -84,26 +97,10 @@ async function run(role: Role, c: CliConfig): Promise<number> {
     // A gateway serves no /v1/connections: ws_uris must point at the control API.
     log.warn('WSaaS webhooks are configured but --public-url (WS_HOSTNAME) is not: ws_uris will point at this gateway, which cannot serve them; set it to the control API address');
   }
-  const server = await startServer({
-    engine: createEngine(role, c, tenants, log),
-    ...(c.publicUrl !== undefined ? { publicUrl: c.publicUrl } : {}),
-    hookIdleTimeoutSeconds: c.hookIdleTimeoutMs === 0 ? 0 : Math.max(8, Math.ceil(c.hookIdleTimeoutMs / 1000)),
-    role,
-    host: c.host,
-    port: c.port,
-    nodeId: c.nodeId,
-    tenants,
-    log,
-    limits: {
-      maxPayload: c.maxPayload,
-      maxBufferedBytes: c.maxBufferedBytes,
-      maxSubscriptions: c.maxSubscriptions,
-      idleTimeoutSeconds: c.idleTimeout,
-    },
-  });
+  const server = threads > 1 ? await startThreads(role, c, threads, log) : await startServer(serverOptions(role, c, tenants, log));
   const ws = server.url.replace(/^http/, 'ws');
   const tenant = [...tenants.tenants.keys()][0] ?? 'demo';
-  const lines = [`Switchyard ${role} is running on port ${server.port} (${server.engine.kind} engine). Try:`];
+  const lines = [`Switchyard ${role} is running on port ${server.port} (${server.engine.kind} engine${threads > 1 ? `, ${threads} threads` : ''}). Try:`];
   if (role !== 'control-api') {
     lines.push(
       `  native protocol:  ${ws}/v1/ws?tenant=${tenant}`,
@@ -119,16 +116,25 @@ async function run(role: Role, c: CliConfig): Promise<number> {
   }
   lines.push(`  health, metrics:  ${server.url}/healthz  ${server.url}/readyz  ${server.url}/metrics`, 'Stop with Ctrl-C.');
   console.error(lines.join('\n'));
-  await new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
+    if ('failed' in server) {
+      // A thread that dies takes the process down: the orchestrator restarts it whole.
+      void server.failed.then((why) => {
+        log.error({ reason: why }, 'a gateway thread failed; shutting down');
+        void server.close().finally(() => resolve(1));
+      });
+    }
     const stop = (signal: string): void => {
       log.info({ signal }, 'shutting down');
-      server.close().then(resolve, (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        resolve();
-      });
+      server.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          resolve(0);
+        },
+      );
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  return 0;
 }

@@ -17,6 +17,7 @@ export const OPTIONS = {
   'idle-timeout': { type: 'number', default: 120, describe: 'Seconds without traffic before a connection is closed (the server pings to keep live ones open; 0 = never)' },
   'public-url': { type: 'string', describe: 'Base URL of the control API as backends reach it; WSaaS ws_uris start with it (alias: WS_HOSTNAME; default: this server\'s URL)' },
   'hook-idle-timeout': { type: 'number', default: 120_000, describe: 'Idle timeout of WSaaS (/hook) connections, in ms (alias: WS_TIMEOUT; 0 = never; at least 8000 otherwise)' },
+  threads: { type: 'string', default: '1', describe: 'Threads serving sockets, each with its own event loop behind one listening port: a number, or auto (the cores this process may use, capped by its cgroup CPU limit). More than 1 needs --nats' },
   nats: { type: 'string', describe: 'NATS URL(s), comma separated. Required by gateway and control-api; dev uses the embedded engine without it' },
   'nats-user': { type: 'string', describe: 'NATS user name (with --nats-pass)' },
   'nats-pass': { type: 'string', describe: 'NATS password' },
@@ -45,9 +46,13 @@ export interface CliConfig {
   readonly natsTlsCa: string | undefined;
   readonly natsPrefix: string;
   readonly natsReplicas: number;
+  /** Event-loop threads behind the port: a count, or 'auto' (resolved at start). */
+  readonly threads: number | 'auto';
 }
 
 type Parsed = Record<string, unknown>;
+
+export const MAX_THREADS = 64;
 
 /** Checks the parsed flags; returns every problem, naming the flag. */
 export function checkOptions(a: Parsed): string[] {
@@ -70,6 +75,10 @@ export function checkOptions(a: Parsed): string[] {
   if (pub !== undefined && (typeof pub !== 'string' || normalizeUrl(pub) === undefined)) problems.push('--public-url must be an http(s) URL');
   const prefix = a['nats-prefix'];
   if (typeof prefix !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) problems.push('--nats-prefix must be 1-32 characters of A-Z a-z 0-9 _ -');
+  const threads = a.threads;
+  if (threads !== 'auto' && !(typeof threads === 'string' && /^\d+$/.test(threads) && Number(threads) >= 1 && Number(threads) <= MAX_THREADS)) {
+    problems.push(`--threads must be auto or an integer from 1 to ${MAX_THREADS}`);
+  }
   const id = a['node-id'];
   if (id !== undefined && (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(id))) {
     problems.push('--node-id must be 1-32 characters of A-Z a-z 0-9 _ -');
@@ -98,5 +107,6 @@ export function toConfig(a: Parsed): CliConfig {
     natsTlsCa: a['nats-tls-ca'] as string | undefined,
     natsPrefix: a['nats-prefix'] as string,
     natsReplicas: a['nats-replicas'] as number,
+    threads: a.threads === 'auto' ? 'auto' : Number(a.threads),
   });
 }

@@ -4,8 +4,11 @@ import {
   NatsEngine,
   Publisher,
   createMetrics,
+  localOps,
   mountOps,
   type Engine,
+  type Metrics,
+  type OpsSource,
   type Logger,
   type NodeSnapshot,
   type TenantRegistry,
@@ -30,6 +33,12 @@ export interface ServerOptions {
   readonly publicUrl?: string;
   /** Idle timeout of WSaaS connections, seconds; default: `limits.idleTimeoutSeconds`. */
   readonly hookIdleTimeoutSeconds?: number;
+  /**
+   * Run as one thread of a multi-threaded process: no listening socket of its own (the main
+   * thread's acceptor hands it connections), no process-wide metrics, and `/readyz` and
+   * `/metrics` answered for the whole process by `gather`.
+   */
+  readonly thread?: { readonly gather: (local: OpsSource) => OpsSource };
 }
 
 export interface RunningServer {
@@ -38,6 +47,13 @@ export interface RunningServer {
   readonly url: string;
   readonly gateway: Gateway | undefined;
   readonly engine: Engine;
+  readonly metrics: Metrics;
+  /** A thread's app, for the main thread's acceptor (`addChildAppDescriptor`); only with `thread`. */
+  readonly descriptor: unknown;
+  /** A thread learns the process's URL once the main thread listens. */
+  setUrl(url: string): void;
+  /** Whether this server can serve (engine reachable, not draining). */
+  ready(): boolean;
   /** Ordered shutdown: not ready, stop accepting, close sessions (1001), close the engine. */
   close(): Promise<void>;
 }
@@ -45,7 +61,7 @@ export interface RunningServer {
 /** Starts one Switchyard process: the roles it runs share one uWS app and one port. */
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const engine: Engine = o.engine ?? new EmbeddedEngine();
-  const metrics = createMetrics(o.role);
+  const metrics = createMetrics(o.role, { processMetrics: o.thread === undefined });
   const publisher = new Publisher(engine, metrics, o.limits.maxPayload);
   const app = App();
   let draining = false;
@@ -95,34 +111,48 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     metrics.gauge('switchyard_nats_live_subscriptions', 'Live NATS subjects this node is subscribed to (one per channel with local subscribers).', () => nats.liveSubscriptions());
     metrics.gauge('switchyard_engine_ready', '1 when the engine can publish and subscribe (NATS connected, streams in place).', () => (nats.ready() ? 1 : 0));
   }
-  mountOps(app, () => !draining && engine.ready(), metrics, o.log);
+  const ready = (): boolean => !draining && engine.ready();
+  const local = localOps(ready, metrics);
+  mountOps(app, o.thread === undefined ? local : o.thread.gather(local), o.log);
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json');
     res.end(JSON.stringify({ code: 'not_found', message: 'no such endpoint' }));
   });
 
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    // Exclusive: a second process on a busy port must fail, not silently share it (SO_REUSEPORT).
-    app.listen(o.host, o.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (ls) => {
-      if (ls) resolve(ls);
-      else reject(new Error(`cannot listen on ${o.host}:${o.port} (in use, or not a local address)`));
+  let listenSocket: us_listen_socket | undefined;
+  let port = 0;
+  if (o.thread === undefined) {
+    const ls = await new Promise<us_listen_socket>((resolve, reject) => {
+      // Exclusive: a second process on a busy port must fail, not silently share it (SO_REUSEPORT).
+      app.listen(o.host, o.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (s) => {
+        if (s) resolve(s);
+        else reject(new Error(`cannot listen on ${o.host}:${o.port} (in use, or not a local address)`));
+      });
     });
-  });
-  const port = us_socket_local_port(listenSocket);
-  const shownHost = o.host === '0.0.0.0' || o.host === '::' || o.host === '' ? '127.0.0.1' : o.host;
-  url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
-  o.log.info({ role: o.role, port, url, engine: engine.kind }, `switchyard ${o.role} listening on ${url}`);
+    listenSocket = ls;
+    port = us_socket_local_port(ls);
+    url = localUrl(o.host, port);
+    o.log.info({ role: o.role, port, url, engine: engine.kind }, `switchyard ${o.role} listening on ${url}`);
+  }
 
   let closing: Promise<void> | undefined;
   return {
     port,
-    url,
+    get url() {
+      return url;
+    },
     gateway,
     engine,
+    metrics,
+    descriptor: o.thread === undefined ? undefined : app.getDescriptor(),
+    setUrl(u) {
+      url = u;
+    },
+    ready,
     close() {
       closing ??= (async () => {
         draining = true;
-        us_listen_socket_close(listenSocket);
+        if (listenSocket !== undefined) us_listen_socket_close(listenSocket);
         if (gateway !== undefined) await gateway.closeAll(1000);
         // Ends idle keep-alive HTTP connections too, so the process can exit.
         app.close();
@@ -131,4 +161,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       return closing;
     },
   };
+}
+
+/** http://host:port, with a loopback host when listening on every interface. */
+export function localUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
 }

@@ -11,5 +11,10 @@ declare module 'uWebSockets.js' {
       options: number,
       cb: (listenSocket: us_listen_socket | false) => void | Promise<void>,
     ): TemplatedApp;
+    /** This app as a child of an acceptor app on another thread (a structured-cloneable handle). */
+    getDescriptor(): unknown;
+    /** An acceptor hands each accepted socket to one of its children, round robin. */
+    addChildAppDescriptor(descriptor: unknown): TemplatedApp;
+    removeChildAppDescriptor(descriptor: unknown): TemplatedApp;
   }
 }

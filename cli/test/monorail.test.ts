@@ -212,6 +212,10 @@ test('monorail on two gateways: a topic-backed resource answers all, query, get 
   assert.deepEqual(await b.next(5000), { handler: 'list', items: [] });
   b.send({ handler: 'get', params: { wf: 'w1' } });
   assert.deepEqual(await b.next(5000), { handler: 'item', data: { wf: 'w1', line: 'queued' } });
+  // Answers come in request order: init (answered at once) waits for the all before it.
+  b.send({ handler: 'all' });
+  b.send({ handler: 'init' });
+  assert.deepEqual((await b.take(2, () => true, 5000)).map((f) => f.handler), ['list', 'session']);
   a.send({ handler: 'watch', params: { wf: 'w1' } });
   b.send({ handler: 'watch' });
   for (const c of [a, b]) {

@@ -111,6 +111,24 @@ test('native: client publish where the namespace allows it, with sender info', a
   assert.equal(denied.error.code, 113);
 });
 
+test('native: a publish with ack:false gets no reply on success, still an error reply on failure', async (t) => {
+  const s = await startDev(t);
+  const a = await authed(t, s);
+  const b = await authed(t, s, { user: 'bob' });
+  await call(b, { type: 'subscribe', channel: 'chat:q' });
+  a.send({ type: 'publish', id: 'quiet', ack: false, channel: 'chat:q', data: { n: 1 } });
+  a.send({ type: 'publish', ack: false, channel: 'chat:q', data: { n: 2 } });
+  assert.deepEqual((await b.take(2, (f) => f.type === 'message')).map((m) => [m.seq, m.data.n]), [[1, 1], [2, 2]]);
+  // The next frame a gets is the answer to its ping: nothing came back for the two publishes.
+  a.send({ type: 'ping', id: 'p' });
+  assert.deepEqual(await a.next(), { type: 'reply', id: 'p', result: {} });
+  const denied = await call(a, { type: 'publish', ack: false, channel: 'news', data: 1 });
+  assert.equal(denied.error.name, 'permission_denied');
+  const bad = await call(a, { type: 'publish', ack: 'no', channel: 'chat:q', data: 1 });
+  assert.equal(bad.error.name, 'bad_request');
+  assert.match(bad.error.message, /ack/);
+});
+
 test('native: presence lists subscribers of presence channels', async (t) => {
   const s = await startDev(t);
   const a = await authed(t, s, { user: 'alice', info: { color: 'red' } });

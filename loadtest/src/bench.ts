@@ -13,19 +13,21 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Kind } from './protocol.js';
+import { now, type Kind } from './protocol.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { startNatsServer } from '../../shared/test/nats-server.js';
 
 /** The servers compared: the baseline, Switchyard on one node, Switchyard as a cluster. */
-type ServerKind = Kind | 'cluster';
-const faceOf = (k: ServerKind): Kind => (k === 'cluster' ? 'switchyard' : k);
+type ServerKind = Kind | `cluster:${number}`;
+const faceOf = (k: ServerKind): Kind => (k.startsWith('cluster') ? 'switchyard' : (k as Kind));
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '../..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const rounds = quick ? 1 : Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
+/** Latency samples of messages sent in the first second of publishing are not counted. */
+const WARMUP_MS = 1000;
 const only = args.includes('--scenarios') ? (args[args.indexOf('--scenarios') + 1] ?? '').split(',') : undefined;
 
 interface Scenario {
@@ -34,6 +36,8 @@ interface Scenario {
   readonly mode: 'flow' | 'idle' | 'churn' | 'resume';
   /** Run against a NATS cluster (nats-server + control API + one gateway), publishing through REST. */
   readonly cluster?: boolean;
+  /** Compare a cluster gateway on 1 thread (A) with the same on 2 threads (B), instead of the baseline with Switchyard. */
+  readonly compare?: 'threads';
   readonly subscribers: number;
   readonly channels: number;
   /** Messages per second over all channels (0: idle, nothing published). */
@@ -50,6 +54,9 @@ const SCENARIOS: Scenario[] = quick
       { name: 'churn', mode: 'churn', subscribers: 5, channels: 10, rate: 0, seconds: 1, payloadBytes: 0 },
       { name: 'resume', mode: 'resume', subscribers: 20, channels: 1, rate: 0, seconds: 0, payloadBytes: 100 },
       { name: 'cluster-fanout', mode: 'flow', cluster: true, subscribers: 50, channels: 1, rate: 20, seconds: 1, payloadBytes: 100 },
+      { name: 'latency', mode: 'flow', subscribers: 50, channels: 1, rate: 20, seconds: 1, payloadBytes: 100 },
+      { name: 'cluster-latency', mode: 'flow', cluster: true, subscribers: 50, channels: 1, rate: 20, seconds: 1, payloadBytes: 100 },
+      { name: 'cluster-threads', mode: 'flow', cluster: true, compare: 'threads', subscribers: 50, channels: 1, rate: 20, seconds: 1, payloadBytes: 100 },
     ]
   : [
       { name: 'fanout', mode: 'flow', subscribers: 2000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
@@ -61,6 +68,12 @@ const SCENARIOS: Scenario[] = quick
       { name: 'resume', mode: 'resume', subscribers: 1000, channels: 1, rate: 0, seconds: 0, payloadBytes: 100 },
       // publishes through the control API, JetStream with RePublish, one gateway
       { name: 'cluster-fanout', mode: 'flow', cluster: true, subscribers: 2000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
+      // a fixed 50,000 deliveries/s (1000 subscribers × 50 messages/s): the latency target's condition
+      { name: 'latency', mode: 'flow', subscribers: 1000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
+      { name: 'cluster-latency', mode: 'flow', cluster: true, subscribers: 1000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
+      // the same gateway on 1 and on 2 threads, asked for more than the box can take (2000 × 100
+      // messages/s): deliveries/s is then the throughput, backlog drain included
+      { name: 'cluster-threads', mode: 'flow', cluster: true, compare: 'threads', subscribers: 2000, channels: 1, rate: 100, seconds: 5, payloadBytes: 100 },
     ];
 
 interface Result {
@@ -78,6 +91,8 @@ interface Result {
   cpuPerThousand: number;
   /** cluster: CPU of every server process (gateway + control API + nats-server) per million deliveries. */
   systemCpuPerMillion: number;
+  /** CPU seconds of the server process per wall second of the publishing window: cores it kept busy. */
+  serverCores: number;
 }
 
 interface Running {
@@ -110,7 +125,7 @@ async function startServer(kind: ServerKind): Promise<Running> {
   const nats = await startNatsServer();
   const flags = ['--nats', nats.url, '--nats-prefix', 'bench'];
   const control = await sy('control-api', flags);
-  const gateway = await sy('gateway', flags);
+  const gateway = await sy('gateway', [...flags, '--threads', kind.split(':')[1] as string]);
   for (const port of [control.port, gateway.port]) {
     const deadline = Date.now() + 20_000;
     while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) {
@@ -192,7 +207,7 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
 };
 
-const EMPTY: Result = { deliveries: 0, deliveriesPerSec: 0, cpuPerMillion: NaN, p50: NaN, p99: NaN, missing: 0, duplicated: 0, rssPerConn: NaN, rate: NaN, cpuPerThousand: NaN, systemCpuPerMillion: NaN };
+const EMPTY: Result = { deliveries: 0, deliveriesPerSec: 0, cpuPerMillion: NaN, p50: NaN, p99: NaN, missing: 0, duplicated: 0, rssPerConn: NaN, rate: NaN, cpuPerThousand: NaN, systemCpuPerMillion: NaN, serverCores: NaN };
 
 async function run(server_: ServerKind, sc: Scenario): Promise<Result> {
   if (sc.mode === 'resume' && server_ === 'baseline') return EMPTY; // the baseline keeps no history
@@ -239,6 +254,10 @@ async function run(server_: ServerKind, sc: Scenario): Promise<Result> {
     if (sc.mode === 'idle') return { ...EMPTY, rssPerConn };
 
     const publisher = await worker('publisher.ts');
+    // Latency is sampled after a warm-up (JIT, socket buffers, a cold process sharing two
+    // cores); loss, deliveries and CPU count from the first message.
+    const warmupEnd = now() + Math.min(WARMUP_MS, (sc.seconds * 1000) / 4);
+    await Promise.all(workers.map((w) => ask(w, { cmd: 'measure-from', t: warmupEnd }, 'measuring')));
     const cpu0 = cpuSeconds(pid);
     const sys0 = systemCpu();
     const t0 = performance.now();
@@ -248,17 +267,17 @@ async function run(server_: ServerKind, sc: Scenario): Promise<Result> {
       'done',
     );
     publisher.send({ cmd: 'close' });
-    // Wait (bounded) for deliveries in flight to land.
+    // Wait for deliveries in flight to land: while they still arrive (an overloaded run drains
+    // its backlog), at most 60 s; 0.5 s without progress ends it.
     const expected = done.sent * (sc.subscribers / sc.channels);
     let received = 0;
-    for (let tries = 0; tries < 50; tries++) {
+    let still = 0;
+    for (let tries = 0; tries < 600 && still < 5; tries++) {
       const counts = await Promise.all(workers.map((w) => ask<{ received: number }>(w, { cmd: 'received' }, 'received')));
-      const now = counts.reduce((a, c) => a + c.received, 0);
-      if (now >= expected || (now === received && tries > 5)) {
-        received = now;
-        break;
-      }
-      received = now;
+      const got = counts.reduce((a, c) => a + c.received, 0);
+      if (got >= expected) break;
+      still = got === received ? still + 1 : 0;
+      received = got;
       await new Promise((r) => setTimeout(r, 100));
     }
     const cpu = cpuSeconds(pid) - cpu0;
@@ -281,6 +300,7 @@ async function run(server_: ServerKind, sc: Scenario): Promise<Result> {
       rate: NaN,
       cpuPerThousand: NaN,
       systemCpuPerMillion: (sysCpu / deliveries) * 1e6,
+      serverCores: cpu / seconds,
     };
   } finally {
     for (const w of workers) w.send({ cmd: 'close' });
@@ -291,55 +311,77 @@ async function run(server_: ServerKind, sc: Scenario): Promise<Result> {
 const median = (xs: number[]): number => pct(xs, 50);
 const f = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
 
+/** The two servers a scenario compares, A then B, alternating. */
+function sides(sc: Scenario): [{ label: string; kind: ServerKind }, { label: string; kind: ServerKind }] {
+  if (sc.compare === 'threads') return [{ label: 'gateway, 1 thread', kind: 'cluster:1' }, { label: 'gateway, 2 threads', kind: 'cluster:2' }];
+  return [{ label: 'baseline', kind: 'baseline' }, { label: 'switchyard', kind: sc.cluster === true ? 'cluster:1' : 'switchyard' }];
+}
+
 async function main(): Promise<void> {
   const rows: string[] = [];
+  const threadRows: string[] = [];
   let lossy = 0;
   console.log(`Switchyard benchmark: ${rounds} round(s), A B alternating, on ${(await import('node:os')).cpus().length} cores${quick ? ' (quick smoke run)' : ''}`);
   for (const sc of SCENARIOS.filter((s) => only === undefined || only.includes(s.name))) {
-    const res: Record<Kind, Result[]> = { baseline: [], switchyard: [] };
+    const pair = sides(sc);
+    const res: [Result[], Result[]] = [[], []];
     for (let r = 0; r < rounds; r++) {
-      for (const kind of ['baseline', 'switchyard'] as Kind[]) {
-        const out = await run(kind === 'switchyard' && sc.cluster === true ? 'cluster' : kind, sc);
-        res[kind].push(out);
+      for (const i of [0, 1] as const) {
+        const out = await run(pair[i].kind, sc);
+        res[i].push(out);
         lossy += out.missing + out.duplicated;
-        console.log(`  ${sc.name} round ${r + 1} ${kind}: ${f(out.deliveriesPerSec, 0)} deliveries/s, ${f(out.cpuPerMillion)} CPU s/M, p99 ${f(out.p99)} ms, rss/conn ${f(out.rssPerConn / 1024)} KB, rate ${f(out.rate)}, CPU s/1000 ${f(out.cpuPerThousand, 3)}, missing ${out.missing}, dup ${out.duplicated}`);
+        console.log(`  ${sc.name} round ${r + 1} ${pair[i].label}: ${f(out.deliveriesPerSec, 0)} deliveries/s, ${f(out.cpuPerMillion)} CPU s/M, ${f(out.serverCores)} cores, p99 ${f(out.p99)} ms, rss/conn ${f(out.rssPerConn / 1024)} KB, rate ${f(out.rate)}, CPU s/1000 ${f(out.cpuPerThousand, 3)}, missing ${out.missing}, dup ${out.duplicated}`);
       }
     }
-    const m = (k: Kind, pick: (r: Result) => number) => median(res[k].map(pick));
+    const out = sc.compare === 'threads' ? threadRows : rows;
+    const m = (i: 0 | 1, pick: (r: Result) => number) => median(res[i].map(pick));
     const row = (metric: string, pick: (r: Result) => number, d = 2) => {
-      const a = m('baseline', pick);
-      const b = m('switchyard', pick);
-      rows.push(`| ${sc.name} | ${metric} | ${f(a, d)} | ${f(b, d)} | ${f(b / a)}× |`);
+      const a = m(0, pick);
+      const b = m(1, pick);
+      out.push(`| ${sc.name} | ${metric} | ${f(a, d)} | ${f(b, d)} | ${f(b / a)}× |`);
     };
-    const lost = (k: Kind) => `${res[k].reduce((a, r) => a + r.missing, 0)} / ${res[k].reduce((a, r) => a + r.duplicated, 0)}`;
+    const lost = (i: 0 | 1) => `${res[i].reduce((a, r) => a + r.missing, 0)} / ${res[i].reduce((a, r) => a + r.duplicated, 0)}`;
     if (sc.mode === 'churn') {
       row('server CPU s per 1000 connect-subscribe-close cycles', (r) => r.cpuPerThousand, 3);
       row('cycles/s', (r) => r.rate, 0);
-      rows.push(`| ${sc.name} | failed cycles | ${lost('baseline').split(' ')[0]} | ${lost('switchyard').split(' ')[0]} | |`);
+      out.push(`| ${sc.name} | failed cycles | ${lost(0).split(' ')[0]} | ${lost(1).split(' ')[0]} | |`);
     } else if (sc.mode === 'resume') {
-      const b = (pick: (r: Result) => number, d = 2) => f(median(res.switchyard.map(pick)), d);
-      rows.push(`| ${sc.name} | ${sc.subscribers} clients resuming 50 messages back: seconds | — | ${b((r) => r.rate)} | |`);
-      rows.push(`| ${sc.name} | server CPU s per 1000 resumes | — | ${b((r) => r.cpuPerThousand, 3)} | |`);
-      rows.push(`| ${sc.name} | missing / duplicated | — | ${lost('switchyard')} | |`);
+      const b = (pick: (r: Result) => number, d = 2) => f(median(res[1].map(pick)), d);
+      out.push(`| ${sc.name} | ${sc.subscribers} clients resuming 50 messages back: seconds | — | ${b((r) => r.rate)} | |`);
+      out.push(`| ${sc.name} | server CPU s per 1000 resumes | — | ${b((r) => r.cpuPerThousand, 3)} | |`);
+      out.push(`| ${sc.name} | missing / duplicated | — | ${lost(1)} | |`);
+    } else if (sc.mode === 'flow' && sc.compare === 'threads') {
+      row('deliveries/s', (r) => r.deliveriesPerSec, 0);
+      row('gateway process CPU, cores busy on average', (r) => r.serverCores);
+      row('gateway CPU s per million deliveries', (r) => r.cpuPerMillion);
+      row('latency p50 ms', (r) => r.p50);
+      row('latency p99 ms', (r) => r.p99);
+      out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | |`);
     } else if (sc.mode === 'flow' && sc.cluster === true) {
       row('gateway CPU s per million deliveries', (r) => r.cpuPerMillion);
       row('whole system (gateway + control API + nats-server) CPU s per million deliveries', (r) => r.systemCpuPerMillion);
       row('deliveries/s', (r) => r.deliveriesPerSec, 0);
       row('latency p50 ms', (r) => r.p50);
       row('latency p99 ms', (r) => r.p99);
-      rows.push(`| ${sc.name} | missing / duplicated | ${lost('baseline')} | ${lost('switchyard')} | |`);
+      out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | |`);
     } else if (sc.mode === 'flow') {
       row('server CPU s per million deliveries', (r) => r.cpuPerMillion);
       row('deliveries/s', (r) => r.deliveriesPerSec, 0);
       row('latency p50 ms', (r) => r.p50);
       row('latency p99 ms', (r) => r.p99);
-      rows.push(`| ${sc.name} | missing / duplicated | ${lost('baseline')} | ${lost('switchyard')} | |`);
+      out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | |`);
     } else {
       row('RSS KB per subscribed connection', (r) => r.rssPerConn / 1024);
     }
   }
-  console.log('\n| scenario | metric | raw uWS.js | Switchyard (embedded; cluster-* in a NATS cluster) | ratio |\n| --- | --- | --- | --- | --- |');
-  console.log(rows.join('\n'));
+  if (rows.length > 0) {
+    console.log('\n| scenario | metric | raw uWS.js | Switchyard (embedded; cluster-* in a NATS cluster) | ratio |\n| --- | --- | --- | --- | --- |');
+    console.log(rows.join('\n'));
+  }
+  if (threadRows.length > 0) {
+    console.log('\n| scenario | metric | gateway, 1 thread | gateway, 2 threads | ratio |\n| --- | --- | --- | --- | --- |');
+    console.log(threadRows.join('\n'));
+  }
   console.log(`\nloss check: ${lossy === 0 ? 'ok, 0 missing and 0 duplicated deliveries' : `${lossy} missing or duplicated deliveries`}`);
   process.exitCode = lossy === 0 ? 0 : 1;
 }

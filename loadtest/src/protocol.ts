@@ -28,7 +28,8 @@ export const faces: Record<Kind, ProtocolFace> = {
       `{"type":"subscribe","id":${id},"channel":${JSON.stringify(channel)}${after === undefined ? '' : `,"after":${after}`}}`,
     ],
     isSubscribed: (text, id) => text.startsWith('{"type":"reply"') && text.includes(`"id":${id},`),
-    publish: (channel, payload) => `{"type":"publish","channel":${JSON.stringify(channel)},"data":${payload}}`,
+    // ack:false: like the baseline, no answer per publish (errors would still come back).
+    publish: (channel, payload) => `{"type":"publish","ack":false,"channel":${JSON.stringify(channel)},"data":${payload}}`,
     isMessage: (text) => text.startsWith('{"type":"message"'),
   },
 };

@@ -20,6 +20,8 @@ const sockets: WebSocket[] = [];
 let latencies: number[] = [];
 let sampleEvery = 1;
 let seen = 0;
+/** Latency is sampled only for messages sent at or after this time (the warm-up ends). */
+let measureFrom = 0;
 
 async function connect(kind: Kind, port: number, channels: string[], count: number, offset: number): Promise<void> {
   const face = faces[kind];
@@ -47,7 +49,8 @@ async function connect(kind: Kind, port: number, channels: string[], count: numb
               c.next = n + 1;
             } else c.duplicated++;
             if (++seen % sampleEvery === 0) {
-              latencies.push(now() - numberField(text, 't'));
+              const sent = numberField(text, 't');
+              if (sent >= measureFrom) latencies.push(now() - sent);
               if (latencies.length >= 20_000) {
                 latencies = latencies.filter((_, k) => k % 2 === 0);
                 sampleEvery *= 2;
@@ -174,6 +177,9 @@ process.on('message', (m: { cmd: string; [k: string]: unknown }) => {
       missing += c.missing + Math.max(0, (published[c.channel] ?? 0) - (c.next - 1));
     }
     process.send?.({ ev: 'report', received, missing, duplicated, latencies });
+  } else if (m.cmd === 'measure-from') {
+    measureFrom = m.t as number;
+    process.send?.({ ev: 'measuring' });
   } else if (m.cmd === 'received') {
     process.send?.({ ev: 'received', received: conns.reduce((a, c) => a + c.received, 0) });
   } else if (m.cmd === 'close') {

@@ -27,5 +27,11 @@ test('loadtest: the quick run drives both servers, checks every delivery and pri
   assert.match(out, /\| cluster-fanout \| whole system \(gateway \+ control API \+ nats-server\) CPU s per million deliveries \|/);
   assert.match(out, /\| cluster-fanout \| missing \/ duplicated \| 0 \/ 0 \| 0 \/ 0 \| \|/);
   assert.match(out, /\| resume \| missing \/ duplicated \| — \| 0 \/ 0 \| \|/);
+  assert.match(out, /\| latency \| latency p99 ms \| [\d.]+ \| [\d.]+ \| [\d.]+× \|/);
+  assert.match(out, /\| cluster-latency \| missing \/ duplicated \| 0 \/ 0 \| 0 \/ 0 \| \|/);
+  // The threads comparison has its own table: one gateway thread against two.
+  assert.match(out, /\| scenario \| metric \| gateway, 1 thread \| gateway, 2 threads \| ratio \|/);
+  assert.match(out, /\| cluster-threads \| deliveries\/s \| \d+ \| \d+ \| [\d.]+× \|/);
+  assert.match(out, /\| cluster-threads \| missing \/ duplicated \| 0 \/ 0 \| 0 \/ 0 \| \|/);
   assert.match(out, /loss check: ok, 0 missing and 0 duplicated deliveries/);
 });

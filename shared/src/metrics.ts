@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Plain counters that the hot path bumps (a number add, no label lookup), exported to
@@ -33,11 +33,31 @@ export interface Metrics {
   gauge(name: string, help: string, read: () => number): void;
 }
 
-/** Builds the process's registry: default Node metrics plus Switchyard's, all `switchyard_`-prefixed. */
-export function createMetrics(role: string): Metrics {
+/** One exposition of several registries' `getMetricsAsJSON()`: counters, gauges and histograms summed (threads of one process). */
+export function aggregateMetrics(parts: readonly object[][]): Promise<string> {
+  return AggregatorRegistry.aggregate(parts as object[][] as never).metrics();
+}
+
+/** The default Node.js metrics (CPU, memory, event loop, handles), `switchyard_`-prefixed. */
+export function processRegistry(role: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ role });
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
+  return registry;
+}
+
+export interface MetricsOptions {
+  /**
+   * Include the default Node.js metrics (default true). The threads of a multi-threaded
+   * process leave them out: the process's main thread reports them once for the process.
+   */
+  readonly processMetrics?: boolean;
+}
+
+/** Builds a registry of Switchyard's metrics, with the default Node metrics unless told otherwise. */
+export function createMetrics(role: string, opts: MetricsOptions = {}): Metrics {
+  const registry = opts.processMetrics === false ? new Registry() : processRegistry(role);
+  registry.setDefaultLabels({ role });
   const stats = new NodeStats();
   let gateway: GatewayGauges | undefined;
 

@@ -41,6 +41,11 @@ interface MonorailState {
   readonly watches: Params[];
   /** Ids of items this connection was sent while watching (so it can be told to remove them). */
   readonly seen: Set<string>;
+  /**
+   * The frame being handled: frames run one after another, so answers come in request order
+   * and a `watch` is live before the answer to any later frame (MonoRail has no correlation ids).
+   */
+  turn: Promise<void>;
 }
 
 /** Equality on every field the params name (values compared as JSON). */
@@ -91,6 +96,7 @@ export class MonorailDialect implements Dialect {
       broadcast: monorailBroadcastChannel(s.tenant.id, name),
       watches: [],
       seen: new Set(),
+      turn: Promise.resolve(),
     });
   }
 
@@ -115,7 +121,7 @@ export class MonorailDialect implements Dialect {
       this.error(s, toClientError(err));
       return;
     }
-    this.handle(s, st, f).catch((err: unknown) => this.fail(s, f, toClientError(err)));
+    st.turn = st.turn.then(() => this.handle(s, st, f)).catch((err: unknown) => this.fail(s, f, toClientError(err)));
   }
 
   error(s: Session, err: ProtocolError): void {

@@ -153,6 +153,8 @@ export class NativeDialect implements Dialect {
     if (!ref.opts.clientPublish) {
       throw new ProtocolError(ErrorCode.PermissionDenied, `clients may not publish to ${ref.name}`);
     }
+    const ack = f.ack;
+    if (ack !== undefined && typeof ack !== 'boolean') throw new ProtocolError(ErrorCode.BadRequest, 'ack must be true or false');
     const data = payloadText(f.data);
     const from = {
       conn: s.id,
@@ -160,7 +162,8 @@ export class NativeDialect implements Dialect {
       ...(s.info !== undefined ? { info: JSON.stringify(s.info) } : {}),
     };
     const msg = await this.ctx.publisher.publishFromClient(ref, data, from);
-    this.reply(s, id, { seq: msg.seq, time: msg.time });
+    // ack:false — a high-rate publisher skips the success reply (one send less per publish); errors still answer.
+    if (ack !== false) this.reply(s, id, { seq: msg.seq, time: msg.time });
   }
 
   private async presence(s: Session, id: RequestId, f: Frame): Promise<void> {

@@ -1,0 +1,148 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { signClientToken } from '@switchyard/shared';
+import { startCluster } from './cluster-helpers.js';
+import { TENANTS, connect, publish, withDeadline, type Client } from './helpers.js';
+import { autoThreads, cgroupCpuLimit } from '../src/threads.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const BIN = join(ROOT, 'node_modules/.bin/switchyard');
+
+function tenantsFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'sy-threads-')), 'tenants.json');
+  writeFileSync(file, JSON.stringify(TENANTS));
+  return file;
+}
+
+interface Gateway {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly exit: Promise<number | null>;
+  stdout(): string;
+}
+
+/** `switchyard gateway --threads N` as a real process, on the cluster's NATS. */
+async function startThreadedGateway(t: TestContext, natsUrl: string, prefix: string, threads: string): Promise<Gateway> {
+  const child = spawn(BIN, ['gateway', '--port', '0', '--host', '127.0.0.1', '--nats', natsUrl, '--nats-prefix', prefix, '--tenants', tenantsFile(), '--node-id', 'tg', '--threads', threads], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const port = await withDeadline(
+    new Promise<number>((res, rej) => {
+      const check = (): void => {
+        const m = /"port":(\d+)/.exec(out);
+        if (m) res(Number(m[1]));
+      };
+      child.stdout!.on('data', check);
+      void exit.then((code) => rej(new Error(`gateway exited ${code}: ${err}`)));
+    }),
+    15_000,
+    'threaded gateway did not report its port',
+  );
+  const deadline = Date.now() + 10_000;
+  while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) {
+    assert.ok(Date.now() < deadline, 'threaded gateway never became ready');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, port, exit, stdout: () => out };
+}
+
+const token = (user: string): string => signClientToken('demo-client-secret', { user });
+
+async function client(t: TestContext, port: number, user: string): Promise<{ c: Client; conn: string }> {
+  const c = await connect(t, `ws://127.0.0.1:${port}/v1/ws?tenant=demo`);
+  const hello = await c.next();
+  c.send({ type: 'auth', id: 1, token: token(user) });
+  assert.ok((await c.nextWhere((f) => f.id === 1)).result);
+  c.send({ type: 'subscribe', id: 2, channel: 'chat:threads' });
+  assert.ok((await c.nextWhere((f) => f.id === 2)).result);
+  return { c, conn: hello.conn as string };
+}
+
+test('threads: a gateway with --threads 2 spreads connections over both threads, delivers everywhere, sums its metrics, stops cleanly', async (t) => {
+  const cluster = await startCluster(t, 0);
+  const gw = await startThreadedGateway(t, cluster.nats.url, cluster.prefix, '2');
+  assert.match(gw.stdout(), /"threads":2/);
+
+  const clients = [];
+  for (let i = 0; i < 4; i++) clients.push(await client(t, gw.port, `u${i}`));
+  // Connection ids name the thread's node: the acceptor handed them out round robin.
+  const threadsUsed = new Set(clients.map((x) => x.conn.split(':')[0]));
+  assert.deepEqual([...threadsUsed].sort(), ['tg-1', 'tg-2']);
+
+  // A backend publish reaches the subscribers of both threads, with one seq.
+  const seq = await publish(cluster.control.server, 'chat:threads', { hello: 'all' });
+  for (const { c } of clients) {
+    const m = await c.nextWhere((f) => f.type === 'message');
+    assert.deepEqual([m.seq, m.data], [seq, { hello: 'all' }]);
+  }
+  // A client publish on one thread reaches the subscribers on the other (through NATS).
+  const a = clients.find((x) => x.conn.startsWith('tg-1:'))!;
+  const b = clients.find((x) => x.conn.startsWith('tg-2:'))!;
+  a.c.send({ type: 'publish', id: 3, channel: 'chat:threads', data: { from: 'thread 1' } });
+  const m = await b.c.nextWhere((f) => f.type === 'message');
+  assert.deepEqual(m.data, { from: 'thread 1' });
+  assert.equal(m.from.conn, a.conn);
+
+  // /metrics answers for the whole process, whichever thread gets the request.
+  for (let i = 0; i < 4; i++) {
+    const text = await (await fetch(`http://127.0.0.1:${gw.port}/metrics`)).text();
+    assert.match(text, /^switchyard_connections\{dialect="native",role="gateway"\} 4$/m);
+    assert.match(text, /^switchyard_subscriptions\{role="gateway"\} 4$/m);
+    assert.match(text, /^switchyard_messages_out_total\{role="gateway"\} 8$/m);
+    // Process-wide figures come once, from the main thread.
+    assert.equal(text.match(/^switchyard_process_cpu_seconds_total/gm)?.length, 1);
+  }
+
+  gw.child.kill('SIGTERM');
+  for (const { c } of clients) assert.equal((await c.closedWithin(5000)).code, 1001);
+  assert.equal(await withDeadline(gw.exit, 10_000, 'threaded gateway did not exit'), 0);
+});
+
+test('threads: more than one thread needs a gateway on NATS; bad counts are refused', async () => {
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; err: string }>((res) => {
+      const child = spawn(BIN, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (d) => (err += d));
+      child.on('exit', (code) => res({ code, err }));
+    });
+  const file = tenantsFile();
+  const dev = await run(['dev', '--port', '0', '--tenants', file, '--threads', '2']);
+  assert.equal(dev.code, 2);
+  assert.match(dev.err, /--threads 2 needs a cluster/);
+  const control = await run(['control-api', '--port', '0', '--tenants', file, '--nats', 'nats://127.0.0.1:1', '--threads', '2']);
+  assert.equal(control.code, 2);
+  assert.match(control.err, /--threads applies to the gateway role/);
+  for (const bad of ['0', 'many', '1.5', '65']) {
+    const r = await run(['gateway', '--port', '0', '--tenants', file, '--nats', 'nats://127.0.0.1:1', '--threads', bad]);
+    assert.equal(r.code, 2, bad);
+    assert.match(r.err, /--threads must be auto or an integer from 1 to 64/);
+  }
+});
+
+test('threads: auto is the usable cores capped by the cgroup CPU limit, rounded up', () => {
+  const files = (m: Record<string, string>) => (path: string) => m[path];
+  assert.equal(cgroupCpuLimit(files({ '/sys/fs/cgroup/cpu.max': '150000 100000\n' })), 1.5);
+  assert.equal(cgroupCpuLimit(files({ '/sys/fs/cgroup/cpu.max': 'max 100000\n' })), undefined);
+  assert.equal(cgroupCpuLimit(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '200000', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' })), 2);
+  assert.equal(cgroupCpuLimit(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' })), undefined);
+  assert.equal(cgroupCpuLimit(files({})), undefined);
+  assert.equal(autoThreads(8, undefined), 8);
+  assert.equal(autoThreads(8, 1.5), 2);
+  assert.equal(autoThreads(2, 4), 2);
+  assert.equal(autoThreads(4, 0.25), 1);
+});
