@@ -128,6 +128,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         if (s) resolve(s);
         else reject(new Error(`cannot listen on ${o.host}:${o.port} (in use, or not a local address)`));
       });
+    }).catch(async (err: unknown) => {
+      // Nothing may keep a process that failed to start alive (a NATS connection would).
+      app.close();
+      await engine.close();
+      throw err;
     });
     listenSocket = ls;
     port = us_socket_local_port(ls);

@@ -117,6 +117,23 @@ test('cli: a port that is already in use is an error, not a silently shared port
   await withDeadline(first.exit, 10_000, 'no exit after SIGTERM');
 });
 
+test('cli: with an unreachable NATS, a busy port still exits 1 and SIGTERM still exits 0', async (t) => {
+  const first = run(t, ['dev', '--port', '0', '--host', '127.0.0.1', '--tenants', DEMO]);
+  const port = await listeningPort(first);
+  // Nothing listens on port 1: the NATS client keeps trying, which must not keep the process alive.
+  const nats = ['--nats', 'nats://127.0.0.1:1'];
+  const busy = run(t, ['gateway', '--port', String(port), '--host', '127.0.0.1', '--tenants', DEMO, ...nats]);
+  assert.equal(await withDeadline(busy.exit, 10_000, 'a gateway that could not bind did not exit'), 1);
+  assert.match(busy.stderr(), /cannot listen on 127\.0\.0\.1:\d+/);
+  const waiting = run(t, ['control-api', '--port', '0', '--host', '127.0.0.1', '--tenants', DEMO, ...nats]);
+  const waitingPort = await listeningPort(waiting);
+  assert.equal((await fetch(`http://127.0.0.1:${waitingPort}/readyz`)).status, 503);
+  waiting.child.kill('SIGTERM');
+  assert.equal(await withDeadline(waiting.exit, 10_000, 'a process that never reached NATS did not exit on SIGTERM'), 0);
+  first.child.kill('SIGTERM');
+  await withDeadline(first.exit, 10_000, 'no exit after SIGTERM');
+});
+
 test('cli: `switchyard control-api` and `switchyard gateway` with --nats form a cluster', async (t) => {
   const { startNatsServer } = await import('../../shared/test/nats-server.js');
   const { Client } = await import('./helpers.js');

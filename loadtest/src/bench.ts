@@ -6,6 +6,9 @@
  *   idle      RSS per connection holding one subscription
  *   churn     connect → subscribe → close cycles, 2 × 25 loops
  *   resume    1000 clients reconnecting at once, each resuming 50 messages back (Switchyard only)
+ *   latency   a fixed 50,000 deliveries/s (1000 subscribers × 50 messages/s)
+ *   cluster-* fanout and latency through nats-server + control API + one gateway (REST publishes)
+ *   cluster-threads  that gateway on 1 thread against the same on 2 (instead of the baseline)
  * Reports deliveries/s, server CPU seconds per million deliveries (from /proc), latency
  * p50/p99 and loss/duplicate counts per subscriber. Traffic stays on 127.0.0.1; every run is
  * bounded in connections and time. `--quick` is the tiny smoke run CI uses.
@@ -59,21 +62,21 @@ const SCENARIOS: Scenario[] = quick
       { name: 'cluster-threads', mode: 'flow', cluster: true, compare: 'threads', subscribers: 50, channels: 1, rate: 20, seconds: 1, payloadBytes: 100 },
     ]
   : [
-      { name: 'fanout', mode: 'flow', subscribers: 2000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
-      { name: 'channels', mode: 'flow', subscribers: 5000, channels: 500, rate: 2000, seconds: 8, payloadBytes: 100 },
+      { name: 'fanout', mode: 'flow', subscribers: 2000, channels: 1, rate: 50, seconds: 6, payloadBytes: 100 },
+      { name: 'channels', mode: 'flow', subscribers: 5000, channels: 500, rate: 2000, seconds: 6, payloadBytes: 100 },
       { name: 'idle', mode: 'idle', subscribers: 5000, channels: 500, rate: 0, seconds: 0, payloadBytes: 0 },
       // subscribers = concurrent connect-subscribe-close loops per worker
       { name: 'churn', mode: 'churn', subscribers: 25, channels: 100, rate: 0, seconds: 5, payloadBytes: 0 },
       // subscribers = clients resuming at once, each 50 messages behind
       { name: 'resume', mode: 'resume', subscribers: 1000, channels: 1, rate: 0, seconds: 0, payloadBytes: 100 },
       // publishes through the control API, JetStream with RePublish, one gateway
-      { name: 'cluster-fanout', mode: 'flow', cluster: true, subscribers: 2000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
+      { name: 'cluster-fanout', mode: 'flow', cluster: true, subscribers: 2000, channels: 1, rate: 50, seconds: 6, payloadBytes: 100 },
       // a fixed 50,000 deliveries/s (1000 subscribers × 50 messages/s): the latency target's condition
-      { name: 'latency', mode: 'flow', subscribers: 1000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
-      { name: 'cluster-latency', mode: 'flow', cluster: true, subscribers: 1000, channels: 1, rate: 50, seconds: 8, payloadBytes: 100 },
+      { name: 'latency', mode: 'flow', subscribers: 1000, channels: 1, rate: 50, seconds: 6, payloadBytes: 100 },
+      { name: 'cluster-latency', mode: 'flow', cluster: true, subscribers: 1000, channels: 1, rate: 50, seconds: 6, payloadBytes: 100 },
       // the same gateway on 1 and on 2 threads, asked for more than the box can take (2000 × 100
       // messages/s): deliveries/s is then the throughput, backlog drain included
-      { name: 'cluster-threads', mode: 'flow', cluster: true, compare: 'threads', subscribers: 2000, channels: 1, rate: 100, seconds: 5, payloadBytes: 100 },
+      { name: 'cluster-threads', mode: 'flow', cluster: true, compare: 'threads', subscribers: 2000, channels: 1, rate: 100, seconds: 4, payloadBytes: 100 },
     ];
 
 interface Result {

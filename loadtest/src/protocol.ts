@@ -12,18 +12,25 @@ export interface ProtocolFace {
   publish(channel: string, payload: string): string;
   /** Whether `text` is a channel message (and not a greeting or a reply). */
   isMessage(text: string): boolean;
+  /** What every channel message frame starts with (the same test on bytes). */
+  readonly messagePrefix: string;
+  /** The path of the WebSocket URL. */
+  readonly path: string;
 }
 
 export const faces: Record<Kind, ProtocolFace> = {
   baseline: {
     url: (port) => `ws://127.0.0.1:${port}/`,
+    path: '/',
     subscribe: (channel, id) => [`{"s":${JSON.stringify(channel)}}`, `{"e":${id}}`],
     isSubscribed: (text, id) => text === `{"e":${id}}`,
     publish: (channel, payload) => `{"p":${JSON.stringify(channel)},"d":${payload}}`,
     isMessage: (text) => text.startsWith('{"c":'),
+    messagePrefix: '{"c":',
   },
   switchyard: {
     url: (port) => `ws://127.0.0.1:${port}/v1/ws?tenant=bench`,
+    path: '/v1/ws?tenant=bench',
     subscribe: (channel, id, after) => [
       `{"type":"subscribe","id":${id},"channel":${JSON.stringify(channel)}${after === undefined ? '' : `,"after":${after}`}}`,
     ],
@@ -31,6 +38,7 @@ export const faces: Record<Kind, ProtocolFace> = {
     // ack:false: like the baseline, no answer per publish (errors would still come back).
     publish: (channel, payload) => `{"type":"publish","ack":false,"channel":${JSON.stringify(channel)},"data":${payload}}`,
     isMessage: (text) => text.startsWith('{"type":"message"'),
+    messagePrefix: '{"type":"message"',
   },
 };
 

@@ -2,10 +2,12 @@
  * A load-generator worker process: opens connections, subscribes each to one channel, and
  * checks every message it receives: counts, latency (payload `t` → now) and order (payload `n`
  * grows by one per channel: a jump is a loss, a step back a duplicate or reordering).
+ * Flow connections use the lean client (`lean-ws.ts`); churn and resume use `ws`.
  * Driven over IPC by bench.ts.
  */
 import WebSocket from 'ws';
 import { faces, now, numberField, type Kind } from './protocol.js';
+import { LeanSocket, numberIn } from './lean-ws.js';
 
 interface Conn {
   readonly channel: string;
@@ -16,48 +18,58 @@ interface Conn {
 }
 
 const conns: Conn[] = [];
-const sockets: WebSocket[] = [];
+const sockets: { destroy(): void }[] = [];
 let latencies: number[] = [];
 let sampleEvery = 1;
 let seen = 0;
 /** Latency is sampled only for messages sent at or after this time (the warm-up ends). */
 let measureFrom = 0;
 
+const N = Buffer.from('"n":');
+const T = Buffer.from('"t":');
+
+/** Opens `count` lean connections, each subscribed to one channel; resolves once all are subscribed. */
 async function connect(kind: Kind, port: number, channels: string[], count: number, offset: number): Promise<void> {
   const face = faces[kind];
+  const prefix = Buffer.from(face.messagePrefix);
   const opening: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {
     const id = offset + i + 1;
     const c: Conn = { channel: channels[(offset + i) % channels.length] as string, next: 1, received: 0, missing: 0, duplicated: 0 };
     conns.push(c);
-    const ws = new WebSocket(face.url(port), { perMessageDeflate: false, skipUTF8Validation: true });
-    sockets.push(ws);
     opening.push(
       new Promise<void>((resolve, reject) => {
-        ws.once('error', reject);
-        ws.once('open', () => {
-          for (const f of face.subscribe(c.channel, id)) ws.send(f);
-        });
-        ws.on('message', (data: Buffer) => {
-          const text = data.toString('latin1');
-          if (face.isMessage(text)) {
-            const n = numberField(text, 'n');
-            c.received++;
-            if (n === c.next) c.next++;
-            else if (n > c.next) {
-              c.missing += n - c.next;
-              c.next = n + 1;
-            } else c.duplicated++;
-            if (++seen % sampleEvery === 0) {
-              const sent = numberField(text, 't');
-              if (sent >= measureFrom) latencies.push(now() - sent);
-              if (latencies.length >= 20_000) {
-                latencies = latencies.filter((_, k) => k % 2 === 0);
-                sampleEvery *= 2;
+        let subscribed = false;
+        LeanSocket.open('127.0.0.1', port, face.path, {
+          frame(buf, start, end) {
+            if (end - start >= prefix.length && buf.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0) {
+              const n = numberIn(buf, start, end, N);
+              c.received++;
+              if (n === c.next) c.next++;
+              else if (n > c.next) {
+                c.missing += n - c.next;
+                c.next = n + 1;
+              } else c.duplicated++;
+              if (++seen % sampleEvery === 0) {
+                const sent = numberIn(buf, start, end, T);
+                if (sent >= measureFrom) latencies.push(now() - sent);
+                if (latencies.length >= 20_000) {
+                  latencies = latencies.filter((_, k) => k % 2 === 0);
+                  sampleEvery *= 2;
+                }
               }
+            } else if (!subscribed && face.isSubscribed(buf.toString('latin1', start, end), id)) {
+              subscribed = true;
+              resolve();
             }
-          } else if (face.isSubscribed(text, id)) resolve();
-        });
+          },
+          close() {
+            if (!subscribed) reject(new Error('connection closed before subscribing'));
+          },
+        }).then((ws) => {
+          sockets.push(ws);
+          for (const f of face.subscribe(c.channel, id)) ws.send(f);
+        }, reject);
       }),
     );
     // Open in small batches: a burst of thousands of handshakes only measures the kernel.
@@ -183,7 +195,7 @@ process.on('message', (m: { cmd: string; [k: string]: unknown }) => {
   } else if (m.cmd === 'received') {
     process.send?.({ ev: 'received', received: conns.reduce((a, c) => a + c.received, 0) });
   } else if (m.cmd === 'close') {
-    for (const ws of sockets) ws.terminate();
+    for (const ws of sockets) ws.destroy();
     process.exit(0);
   }
 });

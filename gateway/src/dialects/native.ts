@@ -155,7 +155,7 @@ export class NativeDialect implements Dialect {
     }
     const ack = f.ack;
     if (ack !== undefined && typeof ack !== 'boolean') throw new ProtocolError(ErrorCode.BadRequest, 'ack must be true or false');
-    const data = payloadText(f.data);
+    const data = payloadText(f.data, s.face.binary);
     const from = {
       conn: s.id,
       ...(s.user !== undefined ? { user: s.user } : {}),

@@ -127,12 +127,11 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
 
   private async start(): Promise<void> {
     const o = this.o;
-    const nc = await connect({
+    const nc = await this.connectFirst({
       servers: [...o.servers],
       name: o.name ?? 'switchyard',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-      waitOnFirstConnect: true,
       pingInterval: 5000,
       maxPingOut: 2,
       ...(o.user !== undefined ? { user: o.user } : {}),
@@ -140,6 +139,7 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
       ...(o.token !== undefined ? { token: o.token } : {}),
       ...(o.tlsCaFile !== undefined ? { tls: { caFile: o.tlsCaFile } } : {}),
     });
+    if (nc === undefined) return; // closed before NATS was ever reached
     if (this.closed) {
       await nc.close();
       return;
@@ -160,6 +160,25 @@ export class NatsEngine implements Engine, Broker, History, Presence, NodeDirect
     });
     await this.prepareStreams();
     this.log.info({ servers: o.servers, streams: this.plans.length }, 'NATS engine ready');
+  }
+
+  /**
+   * The first connection, retried every 250 ms until it works or the engine is closed. Our
+   * own loop rather than the client's `waitOnFirstConnect`, which nothing can stop: a process
+   * told to shut down before NATS was ever up could not exit. Once connected, the client
+   * reconnects by itself.
+   */
+  private async connectFirst(opts: Parameters<typeof connect>[0]): Promise<NatsConnection | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) return undefined;
+      try {
+        return await connect(opts);
+      } catch (err) {
+        if (this.closed) return undefined;
+        if (attempt % 20 === 0) this.log.warn({ err: (err as Error).message, servers: this.o.servers }, 'NATS not reachable yet; retrying');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   /** Creates (control API) or waits for (gateways) every stream, and learns each one's epoch. */
