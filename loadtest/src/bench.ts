@@ -29,6 +29,9 @@ const ROOT = join(HERE, '../..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const rounds = quick ? 1 : Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
+/** The issue's CPU targets: Switchyard's server CPU per delivery at most this times the baseline's. */
+const CPU_TARGETS: Record<string, { ratio: number }> = { fanout: { ratio: 1.2 }, channels: { ratio: 1.5 } };
+
 /** Latency samples of messages sent in the first second of publishing are not counted. */
 const WARMUP_MS = 1000;
 const only = args.includes('--scenarios') ? (args[args.indexOf('--scenarios') + 1] ?? '').split(',') : undefined;
@@ -337,52 +340,59 @@ async function main(): Promise<void> {
       }
     }
     const out = sc.compare === 'threads' ? threadRows : rows;
+    // The latency target holds at a fixed 50k deliveries/s.
+    const fixedRate = !quick && sc.rate * (sc.subscribers / sc.channels) === 50_000;
     const m = (i: 0 | 1, pick: (r: Result) => number) => median(res[i].map(pick));
-    const row = (metric: string, pick: (r: Result) => number, d = 2) => {
+    /** A target: B/A at most `ratio`, or B at most `max` (absolute); shown with whether it held. */
+    const row = (metric: string, pick: (r: Result) => number, d = 2, target?: { ratio?: number; max?: number }) => {
       const a = m(0, pick);
       const b = m(1, pick);
-      out.push(`| ${sc.name} | ${metric} | ${f(a, d)} | ${f(b, d)} | ${f(b / a)}× |`);
+      let goal = '';
+      if (quick) goal = ''; // the smoke size says nothing about targets
+      else if (target?.ratio !== undefined) goal = `≤ ${target.ratio}× ${b / a <= target.ratio ? 'met' : 'MISSED'}`;
+      else if (target?.max !== undefined) goal = `≤ ${target.max} ${b <= target.max ? 'met' : 'MISSED'}`;
+      out.push(`| ${sc.name} | ${metric} | ${f(a, d)} | ${f(b, d)} | ${f(b / a)}× | ${goal} |`);
     };
     const lost = (i: 0 | 1) => `${res[i].reduce((a, r) => a + r.missing, 0)} / ${res[i].reduce((a, r) => a + r.duplicated, 0)}`;
     if (sc.mode === 'churn') {
       row('server CPU s per 1000 connect-subscribe-close cycles', (r) => r.cpuPerThousand, 3);
       row('cycles/s', (r) => r.rate, 0);
-      out.push(`| ${sc.name} | failed cycles | ${lost(0).split(' ')[0]} | ${lost(1).split(' ')[0]} | |`);
+      out.push(`| ${sc.name} | failed cycles | ${lost(0).split(' ')[0]} | ${lost(1).split(' ')[0]} | | 0 |`);
     } else if (sc.mode === 'resume') {
       const b = (pick: (r: Result) => number, d = 2) => f(median(res[1].map(pick)), d);
-      out.push(`| ${sc.name} | ${sc.subscribers} clients resuming 50 messages back: seconds | — | ${b((r) => r.rate)} | |`);
-      out.push(`| ${sc.name} | server CPU s per 1000 resumes | — | ${b((r) => r.cpuPerThousand, 3)} | |`);
-      out.push(`| ${sc.name} | missing / duplicated | — | ${lost(1)} | |`);
+      out.push(`| ${sc.name} | ${sc.subscribers} clients resuming 50 messages back: seconds | — | ${b((r) => r.rate)} | | |`);
+      out.push(`| ${sc.name} | server CPU s per 1000 resumes | — | ${b((r) => r.cpuPerThousand, 3)} | | |`);
+      out.push(`| ${sc.name} | missing / duplicated | — | ${lost(1)} | | 0 / 0 |`);
     } else if (sc.mode === 'flow' && sc.compare === 'threads') {
       row('deliveries/s', (r) => r.deliveriesPerSec, 0);
       row('gateway process CPU, cores busy on average', (r) => r.serverCores);
       row('gateway CPU s per million deliveries', (r) => r.cpuPerMillion);
       row('latency p50 ms', (r) => r.p50);
       row('latency p99 ms', (r) => r.p99);
-      out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | |`);
+      out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | | 0 / 0 |`);
     } else if (sc.mode === 'flow' && sc.cluster === true) {
-      row('gateway CPU s per million deliveries', (r) => r.cpuPerMillion);
-      row('whole system (gateway + control API + nats-server) CPU s per million deliveries', (r) => r.systemCpuPerMillion);
+      row('gateway CPU s per million deliveries', (r) => r.cpuPerMillion, 2, { ratio: 1.3 });
+      row('whole system (gateway + control API + nats-server) CPU s per million deliveries', (r) => r.systemCpuPerMillion, 2, { ratio: 2 });
       row('deliveries/s', (r) => r.deliveriesPerSec, 0);
       row('latency p50 ms', (r) => r.p50);
-      row('latency p99 ms', (r) => r.p99);
-      out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | |`);
+      row('latency p99 ms', (r) => r.p99, 2, fixedRate ? { max: 30 } : undefined);
+      out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | | 0 / 0 |`);
     } else if (sc.mode === 'flow') {
-      row('server CPU s per million deliveries', (r) => r.cpuPerMillion);
+      row('server CPU s per million deliveries', (r) => r.cpuPerMillion, 2, CPU_TARGETS[sc.name]);
       row('deliveries/s', (r) => r.deliveriesPerSec, 0);
       row('latency p50 ms', (r) => r.p50);
-      row('latency p99 ms', (r) => r.p99);
-      out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | |`);
+      row('latency p99 ms', (r) => r.p99, 2, fixedRate ? { max: 30 } : undefined);
+      out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | | 0 / 0 |`);
     } else {
-      row('RSS KB per subscribed connection', (r) => r.rssPerConn / 1024);
+      row('RSS KB per subscribed connection', (r) => r.rssPerConn / 1024, 2, { ratio: 2 });
     }
   }
   if (rows.length > 0) {
-    console.log('\n| scenario | metric | raw uWS.js | Switchyard (embedded; cluster-* in a NATS cluster) | ratio |\n| --- | --- | --- | --- | --- |');
+    console.log('\n| scenario | metric | raw uWS.js | Switchyard (embedded; cluster-* in a NATS cluster) | ratio | target |\n| --- | --- | --- | --- | --- | --- |');
     console.log(rows.join('\n'));
   }
   if (threadRows.length > 0) {
-    console.log('\n| scenario | metric | gateway, 1 thread | gateway, 2 threads | ratio |\n| --- | --- | --- | --- | --- |');
+    console.log('\n| scenario | metric | gateway, 1 thread | gateway, 2 threads | ratio | |\n| --- | --- | --- | --- | --- | --- |');
     console.log(threadRows.join('\n'));
   }
   console.log(`\nloss check: ${lossy === 0 ? 'ok, 0 missing and 0 duplicated deliveries' : `${lossy} missing or duplicated deliveries`}`);
