@@ -201,6 +201,9 @@ test('cli: the WSaaS seed variables API_URI, WS_HOSTNAME and LOG_LEVEL configure
   t.after(() => c.close());
   assert.equal(posts.length, 1);
   assert.match(posts[0]!.ws_uri, /^http:\/\/api\.example\.test:8443\/v1\/connections\/[^/]+$/);
+  // The connection's debug line reaches our pipe on its own schedule, not before the 101.
+  const deadline = Date.now() + 5000;
+  while (!/"level":20/.test(r.stdout()) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
   assert.match(r.stdout(), /"level":20/, 'LOG_LEVEL=DEBUG turned debug logs on');
   c.close();
   r.child.kill('SIGTERM');

@@ -107,9 +107,15 @@ export function mountSocketEndpoint(
             .end(JSON.stringify({ code: errorName[e.code], message: e.message }));
         });
       };
+      // Never inside res.cork(), not even after an await (where uWS asks for a cork): after the
+      // handler, cork() checks the response's state, and when the upgrade's realloc kept the
+      // socket's address it reads the new WebSocket's memory as that state and may shut the
+      // fresh connection down (clients see 1006; uWebSockets.js#1108, uWebSockets#1928; about
+      // one async-admitted connection in ten in our tests). Uncorked, uWS prints a cork warning
+      // on stderr for each upgrade that follows an await (WSaaS webhooks), and the connection works.
       const accept = (admission: Admission): void => {
         const ud: UserData = { admission, session: undefined, conn: undefined };
-        res.cork(() => res.upgrade(ud, key, admission.protocol, extensions, context));
+        res.upgrade(ud, key, admission.protocol, extensions, context);
       };
       let admitted: Admission | Promise<Admission>;
       try {
