@@ -258,6 +258,9 @@ test('native: anonymous tenants allow subscribing without auth; unknown tenants 
   await publish(s, 'x', 1, 'other');
   assert.equal((await c.next()).data, 1);
   await assert.rejects(connect(t, wsUrl(s, '/v1/ws?tenant=nope')), /HTTP 404/);
+  // A refused upgrade is an error answered like any other: it is counted.
+  const metrics = await http(s, 'GET', '/metrics');
+  assert.match(metrics.text, /^switchyard_errors_total\{code="unknown_tenant",role="dev"\} 1$/m);
 });
 
 test('native: a token that expires closes the connection with 4101', async (t) => {

@@ -4,6 +4,7 @@ import {
   ErrorCode,
   ProtocolError,
   closeCode,
+  errorName,
   closeText,
   type Engine,
   type Logger,
@@ -70,6 +71,7 @@ export class Gateway {
       nodeId: o.nodeId,
       log: o.log,
       markSlow: this.hub.markSlow,
+      onRefused: (err: ProtocolError) => o.metrics.errors.inc({ code: errorName[err.code] }),
       onOpen: (s: Session) => {
         if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, dialect: s.dialect, tenant: s.tenant.id }, 'connection open');
         this.sessions.set(s.id, s);

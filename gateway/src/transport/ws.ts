@@ -60,6 +60,8 @@ export interface SocketHooks {
   onOpen(s: Session): void;
   onClose(s: Session): void;
   markSlow(s: Session): void;
+  /** An upgrade refused with an HTTP error (counted like the errors answered on open sockets). */
+  onRefused(err: ProtocolError): void;
 }
 
 /**
@@ -100,6 +102,7 @@ export function mountSocketEndpoint(
       };
       const refuse = (err: unknown): void => {
         const e = err instanceof ProtocolError ? err : new ProtocolError(ErrorCode.Internal, 'internal error');
+        hooks.onRefused(e);
         res.cork(() => {
           res
             .writeStatus(`${httpStatus[e.code]} Refused`)
