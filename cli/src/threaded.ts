@@ -35,7 +35,7 @@ interface Thread {
   exited: boolean;
 }
 
-const entry = new URL(import.meta.url.endsWith('.ts') ? './thread-worker.ts' : './thread-worker.js', import.meta.url);
+const workerScript = new URL(import.meta.url.endsWith('.ts') ? './thread-worker.ts' : './thread-worker.js', import.meta.url);
 
 export async function startThreads(role: Role, c: CliConfig, count: number, log: Logger): Promise<ThreadedServer> {
   let stopping = false;
@@ -51,15 +51,15 @@ export async function startThreads(role: Role, c: CliConfig, count: number, log:
     new Promise((resolve) => {
       const id = ++nextPart;
       const live = threads.filter((t) => !t.exited);
-      const entry = { got: [] as unknown[], left: live.length, done: () => {} };
-      const timer = setTimeout(() => entry.done(), PART_TIMEOUT_MS);
-      entry.done = () => {
+      const pending = { got: [] as unknown[], left: live.length, done: () => {} };
+      const timer = setTimeout(() => pending.done(), PART_TIMEOUT_MS);
+      pending.done = () => {
         clearTimeout(timer);
         parts.delete(id);
-        resolve(entry.got);
+        resolve(pending.got);
       };
-      parts.set(id, entry);
-      if (live.length === 0) entry.done();
+      parts.set(id, pending);
+      if (live.length === 0) pending.done();
       for (const t of live) send(t, { t: 'part', id, what });
     });
   const answer = async (what: Gathered): Promise<unknown> => {
@@ -75,7 +75,7 @@ export async function startThreads(role: Role, c: CliConfig, count: number, log:
   const started: Promise<unknown>[] = [];
   for (let index = 1; index <= count; index++) {
     const data: ThreadData = { role, config: c, index };
-    const worker = new Worker(entry, { workerData: data });
+    const worker = new Worker(workerScript, { workerData: data });
     const t: Thread = { worker, index, exited: false };
     threads.push(t);
     started.push(

@@ -1,52 +1,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { withDeadline } from './helpers.js';
+import { BIN, ROOT, listeningPort, run } from './cli-process.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const BIN = join(ROOT, 'node_modules/.bin/switchyard');
 const DEMO = join(ROOT, 'config/demo-tenants.json');
-
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function run(t: TestContext, args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(BIN, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-/** Waits for the JSON log line announcing the port. */
-async function listeningPort(r: Run): Promise<number> {
-  return withDeadline(
-    new Promise<number>((res, rej) => {
-      const check = (): void => {
-        const m = /"port":(\d+)/.exec(r.stdout());
-        if (m) res(Number(m[1]));
-      };
-      r.child.stdout!.on('data', check);
-      r.exit.then((code) => rej(new Error(`exited ${code}: ${r.stderr()}`)));
-      check();
-    }),
-    10_000,
-    'server did not report its port',
-  );
-}
 
 test('cli: `switchyard dev --port 0 --tenants FILE` serves, prints URLs, and stops cleanly on SIGTERM', async (t) => {
   const r = run(t, ['dev', '--port', '0', '--tenants', DEMO]);

@@ -1,17 +1,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { signClientToken } from '@switchyard/shared';
 import { startCluster } from './cluster-helpers.js';
 import { TENANTS, connect, publish, withDeadline, type Client } from './helpers.js';
 import { autoThreads, cgroupCpuLimit } from '../src/threads.js';
-
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const BIN = join(ROOT, 'node_modules/.bin/switchyard');
+import { listeningPort, run, type Run } from './cli-process.js';
 
 function tenantsFile(): string {
   const file = join(mkdtempSync(join(tmpdir(), 'sy-threads-')), 'tenants.json');
@@ -19,45 +15,16 @@ function tenantsFile(): string {
   return file;
 }
 
-interface Gateway {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly exit: Promise<number | null>;
-  stdout(): string;
-}
-
-/** `switchyard gateway --threads N` as a real process, on the cluster's NATS. */
-async function startThreadedGateway(t: TestContext, natsUrl: string, prefix: string, threads: string): Promise<Gateway> {
-  const child = spawn(BIN, ['gateway', '--port', '0', '--host', '127.0.0.1', '--nats', natsUrl, '--nats-prefix', prefix, '--tenants', tenantsFile(), '--node-id', 'tg', '--threads', threads], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const port = await withDeadline(
-    new Promise<number>((res, rej) => {
-      const check = (): void => {
-        const m = /"port":(\d+)/.exec(out);
-        if (m) res(Number(m[1]));
-      };
-      child.stdout!.on('data', check);
-      void exit.then((code) => rej(new Error(`gateway exited ${code}: ${err}`)));
-    }),
-    15_000,
-    'threaded gateway did not report its port',
-  );
+/** `switchyard gateway --threads N` as a real process on the cluster's NATS, once ready. */
+async function startThreadedGateway(t: TestContext, natsUrl: string, prefix: string, threads: string): Promise<Run & { port: number }> {
+  const gw = run(t, ['gateway', '--port', '0', '--host', '127.0.0.1', '--nats', natsUrl, '--nats-prefix', prefix, '--tenants', tenantsFile(), '--node-id', 'tg', '--threads', threads]);
+  const port = await listeningPort(gw, 15_000);
   const deadline = Date.now() + 10_000;
   while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) {
     assert.ok(Date.now() < deadline, 'threaded gateway never became ready');
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, port, exit, stdout: () => out };
+  return { ...gw, port };
 }
 
 const token = (user: string): string => signClientToken('demo-client-secret', { user });
@@ -112,23 +79,23 @@ test('threads: a gateway with --threads 2 spreads connections over both threads,
   assert.equal(await withDeadline(gw.exit, 10_000, 'threaded gateway did not exit'), 0);
 });
 
-test('threads: more than one thread needs a gateway on NATS; bad counts are refused', async () => {
-  const run = (args: string[]) =>
-    new Promise<{ code: number | null; err: string }>((res) => {
-      const child = spawn(BIN, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr!.on('data', (d) => (err += d));
-      child.on('exit', (code) => res({ code, err }));
-    });
+test('threads: more than one thread needs a gateway on NATS; bad counts are refused', async (t) => {
+  const exited = async (args: string[]) => {
+    const r = run(t, args);
+    const closed = new Promise((res) => r.child.once('close', res)); // stderr read to its end
+    const code = await r.exit;
+    await closed;
+    return { code, err: r.stderr() };
+  };
   const file = tenantsFile();
-  const dev = await run(['dev', '--port', '0', '--tenants', file, '--threads', '2']);
+  const dev = await exited(['dev', '--port', '0', '--tenants', file, '--threads', '2']);
   assert.equal(dev.code, 2);
   assert.match(dev.err, /--threads 2 needs a cluster/);
-  const control = await run(['control-api', '--port', '0', '--tenants', file, '--nats', 'nats://127.0.0.1:1', '--threads', '2']);
+  const control = await exited(['control-api', '--port', '0', '--tenants', file, '--nats', 'nats://127.0.0.1:1', '--threads', '2']);
   assert.equal(control.code, 2);
   assert.match(control.err, /--threads applies to the gateway role/);
   for (const bad of ['0', 'many', '1.5', '65']) {
-    const r = await run(['gateway', '--port', '0', '--tenants', file, '--nats', 'nats://127.0.0.1:1', '--threads', bad]);
+    const r = await exited(['gateway', '--port', '0', '--tenants', file, '--nats', 'nats://127.0.0.1:1', '--threads', bad]);
     assert.equal(r.code, 2, bad);
     assert.match(r.err, /--threads must be auto or an integer from 1 to 64/);
   }

@@ -1,0 +1,47 @@
+import type { TestContext } from 'node:test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { withDeadline } from './helpers.js';
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+/** The installed `switchyard` command (built by `npm ci`). */
+export const BIN = join(ROOT, 'node_modules/.bin/switchyard');
+
+/** A `switchyard` process started by a test, killed when the test ends if still running. */
+export interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+export function run(t: TestContext, args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(BIN, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/** Waits for the JSON log line announcing the port. */
+export async function listeningPort(r: Run, ms = 10_000): Promise<number> {
+  return withDeadline(
+    new Promise<number>((res, rej) => {
+      const check = (): void => {
+        const m = /"port":(\d+)/.exec(r.stdout());
+        if (m) res(Number(m[1]));
+      };
+      r.child.stdout!.on('data', check);
+      r.exit.then((code) => rej(new Error(`exited ${code}: ${r.stderr()}`)));
+      check();
+    }),
+    ms,
+    'server did not report its port',
+  );
+}
