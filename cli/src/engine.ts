@@ -1,14 +1,16 @@
-import { EmbeddedEngine, NatsEngine, type Engine, type Logger, type TenantRegistry } from '@switchyard/shared';
+import { EmbeddedEngine, type Engine, type Logger, type TenantRegistry } from '@switchyard/shared';
 import type { CliConfig } from './options.js';
 import type { Role } from './server.js';
 
 /**
  * The engine a role runs on: NATS/JetStream when --nats is given (required by the cluster
  * roles), the embedded engine otherwise. The control API owns the streams; gateways answer
- * presence requests.
+ * presence requests. The NATS engine is imported only here and only with --nats, so a
+ * single-node process never loads the NATS client.
  */
-export function createEngine(role: Role, c: CliConfig, tenants: TenantRegistry, log: Logger): Engine {
+export async function createEngine(role: Role, c: CliConfig, tenants: TenantRegistry, log: Logger): Promise<Engine> {
   if (c.nats === undefined) return new EmbeddedEngine();
+  const { NatsEngine } = await import('@switchyard/shared/nats');
   return new NatsEngine({
     servers: c.nats,
     tenants,

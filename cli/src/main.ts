@@ -97,7 +97,7 @@ async function run(role: Role, c: CliConfig): Promise<number> {
     // A gateway serves no /v1/connections: ws_uris must point at the control API.
     log.warn('WSaaS webhooks are configured but --public-url (WS_HOSTNAME) is not: ws_uris will point at this gateway, which cannot serve them; set it to the control API address');
   }
-  const server = threads > 1 ? await startThreads(role, c, threads, log) : await startServer(serverOptions(role, c, tenants, log));
+  const server = threads > 1 ? await startThreads(role, c, threads, log) : await startServer(await serverOptions(role, c, tenants, log));
   const ws = server.url.replace(/^http/, 'ws');
   const tenant = [...tenants.tenants.keys()][0] ?? 'demo';
   const lines = [`Switchyard ${role} is running on port ${server.port} (${server.engine.kind} engine${threads > 1 ? `, ${threads} threads` : ''}). Try:`];

@@ -10,9 +10,9 @@ export function loadTenants(c: CliConfig): TenantRegistry {
 }
 
 /** What `startServer` gets from the command line: one place, for the process and for each of its threads. */
-export function serverOptions(role: Role, c: CliConfig, tenants: TenantRegistry, log: Logger, nodeId = c.nodeId): ServerOptions {
+export async function serverOptions(role: Role, c: CliConfig, tenants: TenantRegistry, log: Logger, nodeId = c.nodeId): Promise<ServerOptions> {
   return {
-    engine: createEngine(role, { ...c, nodeId }, tenants, log),
+    engine: await createEngine(role, { ...c, nodeId }, tenants, log),
     ...(c.publicUrl !== undefined ? { publicUrl: c.publicUrl } : {}),
     hookIdleTimeoutSeconds: c.hookIdleTimeoutMs === 0 ? 0 : Math.max(8, Math.ceil(c.hookIdleTimeoutMs / 1000)),
     role,

@@ -1,7 +1,6 @@
 import { App, LIBUS_LISTEN_EXCLUSIVE_PORT, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
 import {
   EmbeddedEngine,
-  NatsEngine,
   Publisher,
   createMetrics,
   localOps,
@@ -105,12 +104,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       snapshot,
     });
   }
-  if (engine instanceof NatsEngine) {
-    const nats = engine;
-    metrics.counter('switchyard_nats_live_messages_total', 'Messages this node received on live NATS subjects (only for channels it has subscribers on).', () => nats.received);
-    metrics.gauge('switchyard_nats_live_subscriptions', 'Live NATS subjects this node is subscribed to (one per channel with local subscribers).', () => nats.liveSubscriptions());
-    metrics.gauge('switchyard_engine_ready', '1 when the engine can publish and subscribe (NATS connected, streams in place).', () => (nats.ready() ? 1 : 0));
-  }
+  engine.registerMetrics(metrics);
   const ready = (): boolean => !draining && engine.ready();
   const local = localOps(ready, metrics);
   mountOps(app, o.thread === undefined ? local : o.thread.gather(local), o.log);

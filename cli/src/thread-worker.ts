@@ -51,7 +51,7 @@ port.on('message', (m: ToThread) => {
 
 try {
   const log = createLogger(config.logLevel, { node: nodeId, thread: index });
-  server = await startServer({ ...serverOptions(role, config, loadTenants(config), log, nodeId), thread: { gather } });
+  server = await startServer({ ...(await serverOptions(role, config, loadTenants(config), log, nodeId)), thread: { gather } });
   post({ t: 'started', descriptor: server.descriptor });
 } catch (err) {
   post({ t: 'failed', message: err instanceof Error ? err.message : String(err) });

@@ -1,6 +1,7 @@
 import type { TestContext } from 'node:test';
 import { randomBytes } from 'node:crypto';
-import { NatsEngine, createLogger } from '@switchyard/shared';
+import { createLogger } from '@switchyard/shared';
+import { NatsEngine } from '@switchyard/shared/nats';
 import { startServer, type RunningServer, type Role } from '../src/server.js';
 import { startNatsServer, type NatsServer } from '../../shared/test/nats-server.js';
 import { tenants } from './helpers.js';

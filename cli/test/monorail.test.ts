@@ -150,7 +150,8 @@ test('monorail on two gateways: watch across nodes, KV-backed items written thro
 test('monorail client: seed API and events; reconnects after its gateway is killed and gets later updates', async (t) => {
   const cl = await startCluster(t, 1);
   const { startServer } = await import('../src/server.js');
-  const { NatsEngine, createLogger } = await import('@switchyard/shared');
+  const { createLogger } = await import('@switchyard/shared');
+  const { NatsEngine } = await import('@switchyard/shared/nats');
   const limits = { maxPayload: 65536, maxBufferedBytes: 1 << 20, maxSubscriptions: 100, idleTimeoutSeconds: 120 };
   const gateway = async (port: number, nodeId: string) => {
     const engine = new NatsEngine({ servers: [cl.nats.url], tenants: tenants(), log: createLogger('silent'), prefix: cl.prefix, manageStreams: false, servePresence: true });

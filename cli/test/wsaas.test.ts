@@ -143,7 +143,8 @@ test('wsaas on two gateways: push, info and close through ws_uri reach a socket 
   // The cluster helper's tenants have no webhook: add a gateway whose tenant config has one.
   // Its pushes still go through the control API, which never saw the connection.
   const { startServer } = await import('../src/server.js');
-  const { NatsEngine, createLogger } = await import('@switchyard/shared');
+  const { createLogger } = await import('@switchyard/shared');
+  const { NatsEngine } = await import('@switchyard/shared/nats');
   const tenants = tenantsWith({ url: be.url });
   const engine = new NatsEngine({ servers: [cl.nats.url], tenants, log: createLogger('silent'), prefix: cl.prefix, manageStreams: false, servePresence: true });
   const gw = await startServer({

@@ -1,3 +1,8 @@
+/**
+ * `@switchyard/shared`: everything both faces share, with no NATS in it. The NATS engine
+ * lives at `@switchyard/shared/nats`, so that nothing reachable from here loads @nats-io/*
+ * (cli/test/entry-points.test.ts checks it).
+ */
 export * from './codes.js';
 export * from './json.js';
 export * from './log.js';
@@ -14,8 +19,5 @@ export * from './engine/embedded.js';
 export * from './engine/publisher.js';
 export * from './http/server.js';
 export * from './http/ops.js';
-export * from './engine/nats/nats-engine.js';
-export * from './engine/nats/subjects.js';
-export * from './engine/nats/streams.js';
 export * from './auth/bartnet-credential.js';
 export * from './model/hidden.js';

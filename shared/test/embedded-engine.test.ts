@@ -139,3 +139,13 @@ test('embedded: broker, history and presence are the engine itself', () => {
   assert.equal(e.history, e);
   assert.equal(e.presence, e);
 });
+
+test('embedded: registers no engine series of its own (the NATS ones exist only with --nats)', async () => {
+  const { createMetrics } = await import('../src/metrics.js');
+  const metrics = createMetrics('dev', { processMetrics: false });
+  const before = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name).sort();
+  new EmbeddedEngine().registerMetrics(metrics);
+  const after = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name).sort();
+  assert.deepEqual(after, before);
+  assert.ok(!after.some((n) => n.startsWith('switchyard_nats_') || n === 'switchyard_engine_ready'));
+});

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChannelRef, CollectionRef } from '../model/channel.js';
 import type { ClientInfo, Message } from '../model/message.js';
+import type { Metrics } from '../metrics.js';
 import {
   changeData,
   checkItemId,
@@ -150,6 +151,10 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
 
   ready(): boolean {
     return !this.closed;
+  }
+
+  registerMetrics(_metrics: Metrics): void {
+    // Nothing of its own to report: one process, no broker, ready until closed.
   }
 
   close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { ErrorCode, ProtocolError } from '../codes.js';
 import type { ChannelRef, CollectionRef } from '../model/channel.js';
 import type { ClientInfo, Message } from '../model/message.js';
+import type { Metrics } from '../metrics.js';
 
 /**
  * The seams between the core and whatever carries messages between nodes. Two
@@ -168,5 +169,10 @@ export interface Engine {
   readonly presence: Presence;
   /** Whether publishes and subscribes can succeed now (drives /readyz). */
   ready(): boolean;
+  /**
+   * Adds the engine's own series to the process's registry (read on scrape). Call once per
+   * registry: registering a name twice throws.
+   */
+  registerMetrics(metrics: Metrics): void;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../../log.js';
 import type { CollectionRef } from '../../model/channel.js';
 import type { Message } from '../../model/message.js';
 import { ITEM_ID_RE, changeData, checkItemId as checkId, type Collections, type StoredItem } from '../engine.js';
+import { errorText } from './errors.js';
 
 /**
  * Collections in JetStream KV: one bucket per tenant resource, named
@@ -36,12 +37,14 @@ export class KvCollections implements Collections {
     return kv;
   }
 
+  /** Runs a KV operation; a NATS failure is logged and reaches callers as a fixed `unavailable`. */
   private async guard<T>(op: () => Promise<T>): Promise<T> {
     try {
       return await op();
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
-      throw new ProtocolError(ErrorCode.Unavailable, `collection store unavailable: ${(err as Error).message}`, true);
+      this.log.warn({ err: errorText(err) }, 'collection store failed');
+      throw new ProtocolError(ErrorCode.Unavailable, 'collection store unavailable', true);
     }
   }
 

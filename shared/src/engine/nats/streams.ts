@@ -1,5 +1,6 @@
 import { RetentionPolicy, StorageType, DiscardPolicy, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { Logger } from '../../log.js';
+import type { ChannelRef } from '../../model/channel.js';
 import type { NamespaceOptions, TenantRegistry } from '../../model/tenant.js';
 import type { Subjects } from './subjects.js';
 
@@ -62,5 +63,45 @@ export async function ensureStreams(jsm: JetStreamManager, plans: readonly Strea
       await jsm.streams.update(p.name, { ...c, ...want } as StreamConfig);
       log.info({ stream: p.name }, 'stream updated');
     }
+  }
+}
+
+/**
+ * The streams of one engine: their plan, and each one's epoch once `prepare` has run. An
+ * epoch names one run of a stream's sequence space (`<name>@<created>`): a stream deleted and
+ * created again starts its seqs afresh under a new epoch, which tells clients resuming by seq.
+ */
+export class Streams {
+  private readonly epochs = new Map<string, string>();
+
+  constructor(
+    private readonly plans: readonly StreamPlan[],
+    private readonly subjects: Subjects,
+    /** Create or update the streams (the control API), rather than only wait for them (gateways). */
+    private readonly manage: boolean,
+    private readonly log: Logger,
+  ) {}
+
+  get count(): number {
+    return this.plans.length;
+  }
+
+  /** Creates or checks every stream, and learns each one's epoch. Throws while any is missing. */
+  async prepare(jsm: JetStreamManager): Promise<void> {
+    if (this.manage) await ensureStreams(jsm, this.plans, this.log);
+    for (const p of this.plans) {
+      const info = await jsm.streams.info(p.name);
+      this.epochs.set(p.name, `${p.name}@${info.created}`);
+    }
+  }
+
+  /** The stream holding the channel's history. */
+  of(ch: ChannelRef): string {
+    return this.subjects.stream(ch.tenant, ch.namespace);
+  }
+
+  /** The epoch of the channel's stream ('' before `prepare` has learned it). */
+  epochOf(ch: ChannelRef): string {
+    return this.epochs.get(this.of(ch)) ?? '';
   }
 }

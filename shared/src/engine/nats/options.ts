@@ -1,0 +1,86 @@
+import type { Logger } from '../../log.js';
+import type { TenantRegistry } from '../../model/tenant.js';
+
+/**
+ * Every wait and timeout of the NATS engine, in one place. Each can be overridden per engine
+ * (tests shorten some); `NATS_ENGINE_DEFAULTS` holds the values production runs with.
+ */
+export interface NatsTimings {
+  /**
+   * Pause between attempts of the engine's own retry loops, ms: the first connection, stream
+   * preparation and gap fills. Default 250.
+   */
+  readonly retryEveryMs: number;
+  /** Pause between the client's reconnect attempts once it has connected, ms. Default 250. */
+  readonly reconnectWaitMs: number;
+  /**
+   * Client ping interval, ms. With `maxPingsOut` unanswered pings the client declares the
+   * server gone, so a silently dead server is noticed within 10–15 s by default. Default 5000.
+   */
+  readonly pingIntervalMs: number;
+  /** Unanswered pings before the client drops the connection. Default 2. */
+  readonly maxPingsOut: number;
+  /** Timeout of each JetStream API call and JetStream publish, ms. Default 5000. */
+  readonly jetStreamTimeoutMs: number;
+  /** How long `subscribe` waits for the engine to become ready before it rejects, ms. Default 5000. */
+  readonly readyWaitMs: number;
+  /**
+   * Scatter-gather (presence lists, cluster stats): how long to wait for more replies once
+   * they stop coming, ms. Default 30.
+   */
+  readonly presenceStallMs: number;
+  /** Scatter-gather: the longest a gather waits in all, however replies trickle in, ms. Default 2000. */
+  readonly gatherMaxWaitMs: number;
+  /** How long a per-connection command (push, close, info) waits for the owning node, ms. Default 3000. */
+  readonly commandTimeoutMs: number;
+  /** Reading stored messages: how long one fetch waits for messages that are not there, ms. Default 2000. */
+  readonly fetchExpiresMs: number;
+}
+
+export const NATS_ENGINE_DEFAULTS: NatsTimings = Object.freeze({
+  retryEveryMs: 250,
+  reconnectWaitMs: 250,
+  pingIntervalMs: 5000,
+  maxPingsOut: 2,
+  jetStreamTimeoutMs: 5000,
+  readyWaitMs: 5000,
+  presenceStallMs: 30,
+  gatherMaxWaitMs: 2000,
+  commandTimeoutMs: 3000,
+  fetchExpiresMs: 2000,
+});
+
+/** Where the engine connects, and as whom. */
+export interface NatsConnectOptions {
+  readonly servers: readonly string[];
+  /** Client name shown by the NATS server (the node id). Default `switchyard`. */
+  readonly name?: string;
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+  /** PEM file of the CA that signed the NATS servers' certificates (turns TLS on). */
+  readonly tlsCaFile?: string;
+}
+
+export interface NatsEngineOptions extends NatsConnectOptions, Partial<NatsTimings> {
+  readonly tenants: TenantRegistry;
+  readonly log: Logger;
+  /** Subject prefix and stream-name prefix (default `sy`); separate deployments sharing NATS use different ones. */
+  readonly prefix?: string;
+  /** Create or update the streams (the control API does; gateways wait for them). */
+  readonly manageStreams: boolean;
+  /** Answer presence requests from this node's local entries (gateways do). */
+  readonly servePresence: boolean;
+  /** JetStream replicas of each stream (1 for a single NATS server). Default 1. */
+  readonly replicas?: number;
+}
+
+/** The timings of `o`, each one given or its default. */
+export function timingsOf(o: Partial<NatsTimings>): NatsTimings {
+  const out: Record<string, number> = { ...NATS_ENGINE_DEFAULTS };
+  for (const k of Object.keys(NATS_ENGINE_DEFAULTS) as (keyof NatsTimings)[]) {
+    const v = o[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return Object.freeze(out as unknown as NatsTimings);
+}
