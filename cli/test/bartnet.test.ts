@@ -47,6 +47,11 @@ test('bartnet: authenticate and subscribe exactly as the seed shows', async (t) 
   assert.deepEqual(shape(sub), { version: 1, command: 'subscribe', in_reply_to: nextId, attributes: { subscribed_to: 'connected' } });
   const r = await send(c, 'subscribe', { subscribe_to: 'discovery,check_results', unsubscribe_from: 'connected' });
   assert.deepEqual(shape(r), { version: 1, command: 'subscribe', in_reply_to: nextId, attributes: { subscribed_to: 'discovery,check_results' } });
+  // The seed's own example, as docs/dialects/bartnet.md answers it: check_results was there first.
+  await send(c, 'subscribe', { unsubscribe_from: 'discovery,check_results' });
+  await send(c, 'subscribe', { subscribe_to: 'check_results,connected' });
+  const seed = await send(c, 'subscribe', { subscribe_to: 'discovery', unsubscribe_from: 'connected' });
+  assert.deepEqual(seed.attributes, { subscribed_to: 'check_results,discovery' });
   const seq = await checkResult(s, 'abc1234', 'discovery', {
     instance_id: 'i-334345',
     host: 'ec2-255-255-255-255.compute-1.amazonaws.com',
@@ -117,6 +122,10 @@ test('bartnet: the authorize endpoint needs a tenant backend bearer and a custom
   assert.equal((await http(s, 'POST', '/bartnet/authorize', { customer_id: 'a' }, { authorization: 'Bearer wrong' })).status, 401);
   assert.equal((await http(s, 'POST', '/bartnet/authorize', {}, backend)).status, 400);
   assert.equal((await http(s, 'POST', '/bartnet/authorize', { customer_id: 'a,b' }, backend)).status, 400);
+  // A dot would split the customer's NATS subject: a backend publishing there would reach no one.
+  const dotted = await http(s, 'POST', '/bartnet/authorize', { customer_id: 'acme.corp' }, backend);
+  assert.equal(dotted.status, 400);
+  assert.match(dotted.body.message, /no dots/);
   const other = await credential(s, 'x', { authorization: 'Bearer other-backend-secret' });
   const c = await connect(t, wsUrl(s, '/bartnet'));
   await send(c, 'authenticate', { HMAC: await credential(s, 'y') });
@@ -182,4 +191,29 @@ test('bartnet: a subscribe over the subscription limit changes nothing, its unsu
   // Swapping one topic for another fits.
   const swap = await send(c, 'subscribe', { unsubscribe_from: 'discovery', subscribe_to: 'connected' });
   assert.equal(swap.attributes.subscribed_to, 'check_results,connected');
+});
+
+test('bartnet in a cluster: requests sent back to back are answered in order, each seeing the one before', async (t) => {
+  const cl = await startCluster(t, 1);
+  const c = await connect(t, wsUrl(cl.gateways[0]!.server, '/bartnet'));
+  const auth = await send(c, 'authenticate', { HMAC: await credential(cl.control.server, 'abc1234') });
+  assert.equal(auth.attributes.authenticated, 'abc1234');
+  // Two identical subscribes, then a subscribe and an unsubscribe of the same topic, all in one go.
+  const ids = [++nextId, ++nextId, ++nextId, ++nextId];
+  const frame = (id: number, attributes: Record<string, string>) => ({ id, version: 1, command: 'subscribe', sent: Date.now(), attributes });
+  c.send(frame(ids[0]!, { subscribe_to: 'discovery' }));
+  c.send(frame(ids[1]!, { subscribe_to: 'discovery' }));
+  c.send(frame(ids[2]!, { subscribe_to: 'connected' }));
+  c.send(frame(ids[3]!, { unsubscribe_from: 'connected' }));
+  // Error envelopes carry in_reply_to too: any would show up here in place of a subscribe answer.
+  const replies = await c.take(4, (f) => ids.includes(f.in_reply_to), 10_000);
+  assert.deepEqual(
+    replies.map((f: any) => [f.in_reply_to, f.command, f.attributes]),
+    [
+      [ids[0], 'subscribe', { subscribed_to: 'discovery' }],
+      [ids[1], 'subscribe', { subscribed_to: 'discovery' }], // "changes nothing", never already_subscribed
+      [ids[2], 'subscribe', { subscribed_to: 'discovery,connected' }],
+      [ids[3], 'subscribe', { subscribed_to: 'discovery' }],
+    ],
+  );
 });

@@ -1,12 +1,9 @@
-import { ErrorCode, ProtocolError, bearerMatches, type Req, type Tenant } from '@switchyard/shared';
+import { ErrorCode, ProtocolError, bearerMatches, findTenant, type Req, type Tenant } from '@switchyard/shared';
 import type { ControlContext } from './context.js';
 
 /** The tenant named by `id`, or `unknown_tenant` / `bad_request`. */
 export function tenantOf(ctx: ControlContext, id: unknown, what = 'tenant'): Tenant {
-  if (typeof id !== 'string' || id === '') throw new ProtocolError(ErrorCode.BadRequest, `${what} is required`);
-  const t = ctx.tenants.tenants.get(id);
-  if (t === undefined) throw new ProtocolError(ErrorCode.UnknownTenant, `unknown ${what} '${id.slice(0, 64)}'`);
-  return t;
+  return findTenant(ctx.tenants, id, what);
 }
 
 /** Requires `Authorization: Bearer <tenant backendSecret>`. */

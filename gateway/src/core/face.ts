@@ -1,17 +1,44 @@
-import type { Message } from '@switchyard/shared';
+import type { ChannelRef, Message } from '@switchyard/shared';
+import type { Session } from './session.js';
 
 /**
- * A wire encoding of channel messages. The hub encodes each message at most once per face
- * per broadcast and writes the same bytes to every subscriber of that face.
+ * A wire encoding of channel messages, as a dialect declares it. Either `encode` (the hub
+ * encodes each message at most once per face per broadcast and writes the same bytes to every
+ * subscriber of that face) or `deliver` (the face shapes each message per connection, e.g.
+ * MonoRail's watch filters, and writes through `Session.send` itself).
  */
-export interface Face {
-  /** Dense slot in the hub's per-broadcast frame cache. */
-  readonly index: number;
+export interface FaceSpec {
+  /** For logs and tests. */
+  readonly name: string;
   readonly binary: boolean;
-  /** `channelJson` is the channel name already JSON-quoted (cached per channel). */
-  encode(channel: string, channelJson: string, msg: Message): Uint8Array;
+  /** `channelJson` is the channel name already JSON-quoted (cached per channel). Must not throw. */
+  readonly encode?: (channel: string, channelJson: string, msg: Message) => Uint8Array;
+  /** Per-connection delivery. Must not throw: it runs inside the fan-out loop. */
+  readonly deliver?: (s: Session, ch: ChannelRef, msg: Message) => void;
 }
 
-/** Face indexes: one per distinct encoding of a channel message. */
-export const FaceIndex = { NativeJson: 0, NativeMsgpack: 1, Site: 2, Otter: 3, Bartnet: 4 } as const;
-export const FACE_COUNT = 5;
+/** A registered face: its spec plus a dense slot in the hub's per-broadcast frame cache. */
+export interface Face extends FaceSpec {
+  readonly index: number;
+}
+
+/**
+ * The faces of one gateway. Dialects register theirs when they are built; the hub sizes its
+ * frame cache from `size`, so registration ends before the first broadcast.
+ */
+export class FaceTable {
+  private readonly faces: Face[] = [];
+
+  register(spec: FaceSpec): Face {
+    if ((spec.encode === undefined) === (spec.deliver === undefined)) {
+      throw new Error(`face ${spec.name}: give exactly one of encode and deliver`);
+    }
+    const face: Face = Object.freeze({ ...spec, index: this.faces.length });
+    this.faces.push(face);
+    return face;
+  }
+
+  get size(): number {
+    return this.faces.length;
+  }
+}

@@ -2,8 +2,6 @@ import {
   CloseReason,
   ErrorCode,
   ProtocolError,
-  closeCode,
-  closeText,
   type ChannelRef,
   type Engine,
   type Logger,
@@ -11,7 +9,8 @@ import {
   type NodeStats,
   type PresenceEntry,
 } from '@switchyard/shared';
-import { FACE_COUNT } from './face.js';
+import type { ResumePoint, Subscribed, SubscribeTarget } from './commands.js';
+import type { Face, FaceTable } from './face.js';
 import type { Session } from './session.js';
 
 /** A channel with local subscribers, under its dense id. */
@@ -19,6 +18,8 @@ class ChannelState {
   readonly live = new Set<Session>();
   /** Subscribers still replaying history: live messages wait here until they are caught up. */
   readonly pending = new Map<Session, Message[]>();
+  /** Subscribers listed in the channel's presence. */
+  readonly present = new Set<Session>();
   /** Highest seq delivered on this node; older or repeated messages are not delivered again. */
   lastSeq = 0;
   readonly nameJson: string;
@@ -38,24 +39,11 @@ class ChannelState {
   }
 }
 
-/** What a subscribe found in the history, for the dialect to answer before `activate`. */
-export interface Subscribed {
-  readonly channel: ChannelRef;
+/** A subscription made but not yet live: what `activate` writes first. */
+export interface Pending extends Subscribed {
   readonly replay: readonly Message[];
-  /** The channel's last seq when the history was read. */
-  readonly last: number;
-  /** False when the history no longer held every message after the resume point. */
-  readonly recovered: boolean;
-  readonly epoch: string;
   /** The resume point the client gave (undefined: live only). */
   readonly after: number | undefined;
-}
-
-/** Where a client resumes from: after seq `after` (-1: the last message) of epoch `epoch`. */
-export interface ResumePoint {
-  readonly after: number;
-  /** The epoch the client's seq belongs to; another epoch means its seq means nothing here. */
-  readonly epoch?: string;
 }
 
 export interface HubLimits {
@@ -71,13 +59,14 @@ export class Hub {
   private readonly ids = new Map<string, number>();
   private readonly channels: (ChannelState | undefined)[] = [];
   private readonly freeIds: number[] = [];
-  /** Per-broadcast frame cache, one slot per face; reused, never reallocated. */
-  private readonly frames: (Uint8Array | undefined)[] = new Array(FACE_COUNT).fill(undefined);
+  /** Per-broadcast frame cache, one slot per face; sized at the first broadcast, then reused. */
+  private frames: (Uint8Array | undefined)[] = [];
   private readonly slow: Session[] = [];
   private subscriptionCount = 0;
 
   constructor(
     private readonly engine: Engine,
+    private readonly faces: FaceTable,
     private readonly limits: HubLimits,
     private readonly stats: NodeStats,
     private readonly log: Logger,
@@ -111,18 +100,19 @@ export class Hub {
       if (msg.seq <= ch.lastSeq) return;
       ch.lastSeq = msg.seq;
     }
-    const frames = this.frames;
+    let frames = this.frames;
+    if (frames.length !== this.faces.size) frames = this.frames = new Array<Uint8Array | undefined>(this.faces.size);
     frames.fill(undefined);
     let n = 0;
     let bytes = 0;
     for (const s of ch.live) {
-      if (s.intercept !== undefined) {
-        s.intercept(ref, msg);
+      const face = s.face as Face; // live sessions always have one (subscribe checks)
+      if (face.deliver !== undefined) {
+        face.deliver(s, ref, msg);
         continue;
       }
-      const face = s.face;
       let frame = frames[face.index];
-      if (frame === undefined) frame = frames[face.index] = face.encode(ref.name, ch.nameJson, msg);
+      if (frame === undefined) frame = frames[face.index] = (face.encode as Encode)(ref.name, ch.nameJson, msg);
       if (s.write(frame, face.binary)) {
         n++;
         bytes += frame.byteLength;
@@ -139,11 +129,9 @@ export class Hub {
   };
 
   private readonly closeSlow = (): void => {
-    const code = closeCode[CloseReason.SlowConsumer];
-    const text = closeText[CloseReason.SlowConsumer];
     for (const s of this.slow) {
       this.stats.slowConsumerCloses++;
-      s.conn.end(code, text);
+      s.close(CloseReason.SlowConsumer);
     }
     this.slow.length = 0;
   };
@@ -158,11 +146,11 @@ export class Hub {
    * messages are held for `s` until `activate`, so replay and live flow join with no
    * duplicate, hole or reordering. Rolls back if the engine refuses.
    */
-  async subscribe(s: Session, ref: ChannelRef, from: ResumePoint | undefined): Promise<Subscribed> {
+  async subscribe(s: Session, target: SubscribeTarget): Promise<Pending> {
+    const ref = target.channel;
+    if (s.face === undefined) throw new ProtocolError(ErrorCode.BadRequest, 'this connection cannot subscribe to channels');
     if (this.isSubscribed(s, ref)) throw new ProtocolError(ErrorCode.AlreadySubscribed, `already subscribed to ${ref.name}`);
-    if (s.subscriptions >= this.limits.maxSubscriptions) {
-      throw new ProtocolError(ErrorCode.LimitExceeded, `at most ${this.limits.maxSubscriptions} subscriptions per connection`);
-    }
+    if (s.subscriptions >= this.limits.maxSubscriptions) throw this.limitError();
     const ch = this.intern(ref);
     s.bits.add(ch.id);
     s.subscriptions++;
@@ -170,6 +158,7 @@ export class Hub {
     ch.pending.set(s, []);
     try {
       await ch.ready;
+      const from = target.from;
       const after = from?.after;
       let page = await this.engine.history.read(ref, after ?? -1);
       let recovered = page.complete;
@@ -179,10 +168,20 @@ export class Hub {
         page = await this.engine.history.read(ref, 0);
         recovered = false;
       }
-      const replay = after !== undefined ? page.messages : [];
+      let replay = after !== undefined ? page.messages : [];
+      const filter = target.replayFilter;
+      if (filter !== undefined && replay.length > 0) {
+        const now = Date.now();
+        replay = replay.filter((m) => filter(m, now));
+      }
       const { last, epoch } = page;
-      if (ref.opts.presence || s.alwaysPresent) await this.engine.presence.join(ref, presenceOf(s));
-      if (!ch.pending.has(s)) throw new ProtocolError(ErrorCode.NotSubscribed, 'unsubscribed while subscribing');
+      const gone = (): ProtocolError => new ProtocolError(ErrorCode.NotSubscribed, 'unsubscribed while subscribing');
+      if (!ch.pending.has(s)) throw gone();
+      if (ref.opts.presence || target.presence === true) {
+        ch.present.add(s); // before the await: a drop meanwhile leaves presence too
+        await this.engine.presence.join(ref, s.presenceEntry());
+        if (!ch.pending.has(s)) throw gone();
+      }
       return { channel: ref, replay, last, recovered: after === undefined || recovered, epoch, after };
     } catch (err) {
       if (ch.pending.has(s)) this.drop(s, ch);
@@ -190,8 +189,13 @@ export class Hub {
     }
   }
 
+  /** `limit_exceeded` for a connection at its subscription limit. */
+  limitError(): ProtocolError {
+    return new ProtocolError(ErrorCode.LimitExceeded, `at most ${this.limits.maxSubscriptions} subscriptions per connection`);
+  }
+
   /** Writes the replay and the held live messages, then moves `s` to the live set. */
-  activate(s: Session, sub: Subscribed): void {
+  activate(s: Session, sub: Pending): void {
     const id = this.ids.get(sub.channel.key);
     if (id === undefined) return;
     const ch = this.channels[id] as ChannelState;
@@ -201,14 +205,14 @@ export class Hub {
     // The replay covers every message up to `last`; held live messages at or below it are
     // repeats. A live-only subscriber gets every held message.
     const floor = sub.after === undefined ? 0 : sub.last;
-    const face = s.face;
+    const face = s.face as Face;
     const stats = this.stats;
     const write = (m: Message): void => {
-      if (s.intercept !== undefined) {
-        s.intercept(ch.ref, m);
+      if (face.deliver !== undefined) {
+        face.deliver(s, ch.ref, m);
         return;
       }
-      const frame = face.encode(ch.ref.name, ch.nameJson, m);
+      const frame = (face.encode as Encode)(ch.ref.name, ch.nameJson, m);
       if (s.write(frame, face.binary)) {
         stats.messagesOut++;
         stats.bytesOut += frame.byteLength;
@@ -231,8 +235,7 @@ export class Hub {
 
   /** Removes every subscription of a closing session. */
   removeSession(s: Session): void {
-    s.closed = true;
-    if (s.expiryTimer !== undefined) clearTimeout(s.expiryTimer);
+    s.dispose();
     s.bits.forEach((id) => {
       const ch = this.channels[id];
       if (ch !== undefined) this.drop(s, ch);
@@ -271,7 +274,7 @@ export class Hub {
     this.subscriptionCount--;
     ch.live.delete(s);
     ch.pending.delete(s);
-    if (ch.ref.opts.presence || s.alwaysPresent) {
+    if (ch.present.delete(s)) {
       this.engine.presence.leave(ch.ref, s.id).catch((err: unknown) => this.log.warn({ err }, 'presence leave failed'));
     }
     if (ch.size === 0) {
@@ -283,10 +286,4 @@ export class Hub {
   }
 }
 
-function presenceOf(s: Session): PresenceEntry {
-  return {
-    conn: s.id,
-    ...(s.user !== undefined ? { user: s.user } : {}),
-    ...(s.info !== undefined ? { info: s.info } : {}),
-  };
-}
+type Encode = NonNullable<Face['encode']>;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { ChannelRef, Message, Tenant } from '@switchyard/shared';
+import { CloseReason, closeCode, closeText, type ClientInfo, type PresenceEntry, type Tenant } from '@switchyard/shared';
 import { ChannelBits } from './bitset.js';
 import type { Face } from './face.js';
+import type { Dialect } from './dialect.js';
 
 /** What the core needs of a socket; `transport/` adapts uWS to it. */
 export interface Conn {
@@ -10,18 +11,22 @@ export interface Conn {
   bufferedAmount(): number;
   /** Runs `fn` with the socket corked, so its writes leave in one syscall. */
   cork(fn: () => void): void;
-  /** Sends a close frame with code and reason, then closes. */
+  /** Sends a close frame with code and reason, then closes. Idempotent. */
   end(code: number, reason: string): void;
 }
 
 export const SendResult = { Backpressure: 0, Success: 1, Dropped: 2 } as const;
+
+/** A frame a dialect sends: text as a string, binary as bytes. */
+export type Out = string | Uint8Array;
 
 /** `<node id>:<12 random base64url characters>`: the node id routes per-connection commands. */
 export const newConnectionId = (nodeId: string): string => `${nodeId}:${randomBytes(9).toString('base64url')}`;
 
 /**
  * One client connection's state, whatever its dialect. Every field is assigned here so all
- * sessions share one object shape (the fan-out loop touches them all).
+ * sessions share one object shape (the fan-out loop touches them all). What only one dialect
+ * needs lives in `state`, which that dialect owns.
  */
 export class Session {
   readonly id: string;
@@ -32,33 +37,34 @@ export class Session {
   closed = false;
   authenticated = false;
   user: string | undefined = undefined;
-  /** Presence info from the token (any JSON value). */
+  /** Presence info from the credential (any JSON value). */
   info: unknown = undefined;
-  /** Channel patterns the token allows (undefined = all). */
+  /** Channel patterns the credential allows (undefined = all). */
   allowed: readonly string[] | undefined = undefined;
+  /** Closes the connection when its credential expires. */
   expiryTimer: NodeJS.Timeout | undefined = undefined;
-  /** Listed in the presence of every channel it joins, whatever the namespace says (otter clients). */
-  alwaysPresent = false;
-  /** A backend connection (otter: proved by signing its connection id). */
-  backend = false;
-  /**
-   * Set by dialects that filter and shape each message per connection (MonoRail watches):
-   * the hub hands it the message instead of writing the face's shared frame.
-   */
-  intercept: ((ref: ChannelRef, msg: Message) => void) | undefined = undefined;
+  /** The dialect's own per-connection state (one slot, the dialect's type). */
+  state: unknown;
+  /** Frames waiting for the command in progress (the runner's per-connection order). */
+  readonly queue: unknown[] = [];
+  /** A command of this connection is in progress. */
+  busy = false;
 
   constructor(
     nodeId: string,
     readonly conn: Conn,
-    /** Fixed at upgrade, except for bartnet, whose credential names the tenant at authenticate. */
+    /** Fixed at upgrade, or bound once by an `authenticate` whose credential names it (bartnet). */
     public tenant: Tenant,
-    readonly dialect: string,
-    readonly face: Face,
+    readonly dialect: Dialect,
+    /** How channel messages reach this connection; undefined for dialects without channels (WSaaS). */
+    readonly face: Face | undefined,
     private readonly maxBuffered: number,
     private readonly onSlow: (s: Session) => void,
-    id?: string,
+    id: string | undefined,
+    state: unknown,
   ) {
     this.id = id ?? newConnectionId(nodeId);
+    this.state = state;
   }
 
   /**
@@ -76,4 +82,41 @@ export class Session {
     }
     return true;
   }
+
+  /** Sends a dialect frame: a string as text, bytes as binary. */
+  send(frame: Out): boolean {
+    return this.write(frame, typeof frame !== 'string');
+  }
+
+  /** Closes with the reason's code and text; nothing is written after. Idempotent. */
+  close(reason: CloseReason): void {
+    this.closed = true;
+    this.conn.end(closeCode[reason], closeText[reason]);
+  }
+
+  /** The connection as the `from` of its publishes (info as JSON text). */
+  clientInfo(): ClientInfo {
+    return {
+      conn: this.id,
+      ...(this.user !== undefined ? { user: this.user } : {}),
+      ...(this.info !== undefined ? { info: JSON.stringify(this.info) } : {}),
+    };
+  }
+
+  /** The connection's entry in presence lists. */
+  presenceEntry(): PresenceEntry {
+    return {
+      conn: this.id,
+      ...(this.user !== undefined ? { user: this.user } : {}),
+      ...(this.info !== undefined ? { info: this.info } : {}),
+    };
+  }
+
+  /** Releases what outlives the socket (the expiry timer). */
+  dispose(): void {
+    this.closed = true;
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
 }
+

@@ -11,3 +11,12 @@ export function jsonObject(data: ArrayBuffer, what: string): Record<string, unkn
   if (!isPlainObject(frame)) throw new ProtocolError(ErrorCode.BadFrame, `${what} must be a JSON object`);
   return frame;
 }
+
+/** A resume point `after` (an integer ≥ -1), or `fallback` when absent; `bad_request` otherwise. */
+export function parseAfter<T extends number | undefined>(value: unknown, fallback: T): number | T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < -1) {
+    throw new ProtocolError(ErrorCode.BadRequest, 'after must be an integer >= -1');
+  }
+  return value;
+}

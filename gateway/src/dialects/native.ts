@@ -1,190 +1,197 @@
 import { Unpackr, pack } from 'msgpackr';
 import {
-  CloseReason,
   ErrorCode,
   ProtocolError,
-  channelAllowed,
-  closeCode,
-  closeText,
+  clientInfoJson,
   errorName,
+  findTenant,
   isPlainObject,
   payloadText,
   resolveChannel,
-  toClientError,
   verifyClientToken,
   type ChannelRef,
+  type Message,
 } from '@switchyard/shared';
-import type { Session } from '../core/session.js';
-import type { Dialect, DialectContext } from './dialect.js';
+import type { Command, Done } from '../core/commands.js';
+import type { Admission, Dialect, DialectContext, UpgradeInfo } from '../core/dialect.js';
+import type { Face } from '../core/face.js';
+import type { Out, Session } from '../core/session.js';
+import { parseAfter } from './frames.js';
 
 /** Subprotocols a native client may ask for; JSON text frames unless it asks for msgpack. */
 export const NATIVE_JSON_PROTOCOL = 'switchyard.v1.json';
 export const NATIVE_MSGPACK_PROTOCOL = 'switchyard.v1.msgpack';
 export const NATIVE_VERSION = 1;
+export const NATIVE_PATH = '/v1/ws';
 
 type RequestId = string | number | undefined;
+type Frame = Record<string, unknown>;
+/** A parsed native frame: the object and its validated `id`. */
+export interface NativeRequest {
+  readonly frame: Frame;
+  readonly id: RequestId;
+}
 
 // Plain msgpack maps as objects; 64-bit integers as numbers (JSON has no bigint).
 const unpackr = new Unpackr({ mapsAsObjects: true, int64AsType: 'number' });
-type Frame = Record<string, unknown>;
+
+/** Native JSON channel messages: the payload text is spliced in, never re-parsed. */
+export function encodeNativeJson(_channel: string, channelJson: string, msg: Message): Uint8Array {
+  const head = `{"type":"message","channel":${channelJson},"seq":${msg.seq},"time":${msg.time},"data":${msg.data}`;
+  return Buffer.from(msg.from === undefined ? `${head}}` : `${head},"from":${clientInfoJson(msg.from)}}`);
+}
+
+/** Native msgpack: the same fields, the payload decoded once per broadcast. */
+export function encodeNativeMsgpack(channel: string, _channelJson: string, msg: Message): Uint8Array {
+  const frame: Frame = { type: 'message', channel, seq: msg.seq, time: msg.time, data: JSON.parse(msg.data) as unknown };
+  if (msg.from !== undefined) {
+    frame.from = {
+      conn: msg.from.conn,
+      ...(msg.from.user !== undefined ? { user: msg.from.user } : {}),
+      ...(msg.from.info !== undefined ? { info: JSON.parse(msg.from.info) as unknown } : {}),
+    };
+  }
+  return pack(frame);
+}
 
 /**
  * The native protocol (docs/protocol.md): `{type, id?, …}` commands, replies correlated by
  * the client's `id`, typed error codes. The same objects travel as JSON text or msgpack.
  */
-export class NativeDialect implements Dialect {
+export class NativeDialect implements Dialect<NativeRequest> {
   readonly name = 'native';
+  readonly path = NATIVE_PATH;
+  private readonly json: Face;
+  private readonly msgpack: Face;
 
-  constructor(private readonly ctx: DialectContext) {}
-
-  open(s: Session): void {
-    this.send(s, {
-      type: 'hello',
-      version: NATIVE_VERSION,
-      conn: s.id,
-      node: this.ctx.nodeId,
-      auth: s.tenant.anonymous ? 'optional' : 'required',
-    });
+  constructor(private readonly ctx: DialectContext) {
+    this.json = ctx.faces.register({ name: 'native-json', binary: false, encode: encodeNativeJson });
+    this.msgpack = ctx.faces.register({ name: 'native-msgpack', binary: true, encode: encodeNativeMsgpack });
   }
 
-  message(s: Session, data: ArrayBuffer, binary: boolean): void {
+  admit(u: UpgradeInfo): Admission {
+    const tenant = findTenant(this.ctx.tenants, u.query.get('tenant'), 'tenant', 'query parameter tenant is required');
+    const msgpack = u.protocols.includes(NATIVE_MSGPACK_PROTOCOL);
+    const json = u.protocols.includes(NATIVE_JSON_PROTOCOL);
+    return {
+      tenant,
+      face: msgpack ? this.msgpack : this.json,
+      protocol: msgpack ? NATIVE_MSGPACK_PROTOCOL : json ? NATIVE_JSON_PROTOCOL : '',
+    };
+  }
+
+  open(s: Session): { send: Out } {
+    const hello = { type: 'hello', version: NATIVE_VERSION, conn: s.id, node: this.ctx.nodeId, auth: s.tenant.anonymous ? 'optional' : 'required' };
+    return { send: encode(s, hello) };
+  }
+
+  parse(data: ArrayBuffer, binary: boolean): NativeRequest {
     let frame: unknown;
     try {
       frame = binary ? unpackr.unpack(new Uint8Array(data).slice()) : JSON.parse(Buffer.from(data).toString('utf8'));
     } catch {
-      this.error(s, new ProtocolError(ErrorCode.BadFrame, binary ? 'frame is not valid msgpack' : 'frame is not valid JSON'));
-      return;
+      throw new ProtocolError(ErrorCode.BadFrame, binary ? 'frame is not valid msgpack' : 'frame is not valid JSON');
     }
-    if (!isPlainObject(frame)) {
-      this.error(s, new ProtocolError(ErrorCode.BadFrame, 'frame must be an object'));
-      return;
-    }
+    if (!isPlainObject(frame)) throw new ProtocolError(ErrorCode.BadFrame, 'frame must be an object');
     const id = frame.id;
     if (id !== undefined && typeof id !== 'string' && typeof id !== 'number') {
-      this.error(s, new ProtocolError(ErrorCode.BadRequest, 'id must be a string or a number'));
-      return;
+      throw new ProtocolError(ErrorCode.BadRequest, 'id must be a string or a number');
     }
-    const fail = (err: unknown): void => this.reply(s, id, undefined, toClientError(err));
-    try {
-      switch (frame.type) {
-        case 'auth':
-          this.auth(s, id, frame);
-          break;
-        case 'subscribe':
-          this.subscribe(s, id, frame).catch(fail);
-          break;
-        case 'unsubscribe':
-          this.unsubscribe(s, id, frame);
-          break;
-        case 'publish':
-          this.publish(s, id, frame).catch(fail);
-          break;
-        case 'presence':
-          this.presence(s, id, frame).catch(fail);
-          break;
-        case 'ping':
-          this.reply(s, id, {});
-          break;
-        default:
-          throw new ProtocolError(
-            ErrorCode.UnknownCommand,
-            typeof frame.type === 'string' ? `unknown command type '${frame.type.slice(0, 64)}'` : 'type must be a string',
-          );
+    return { frame, id };
+  }
+
+  command(s: Session, { frame: f }: NativeRequest): Command {
+    switch (f.type) {
+      case 'auth': {
+        const claims = verifyClientToken(s.tenant.secret, f.token);
+        return {
+          op: 'authenticate',
+          identity: {
+            ...(claims.user !== undefined ? { user: claims.user } : {}),
+            ...(claims.info !== undefined ? { info: claims.info } : {}),
+            ...(claims.channels !== undefined ? { allowed: claims.channels } : {}),
+            ...(claims.exp !== undefined ? { exp: claims.exp } : {}),
+          },
+        };
       }
-    } catch (err) {
-      fail(err);
+      case 'subscribe': {
+        const channel = this.channel(s, f);
+        const after = parseAfter(f.after, undefined);
+        const epoch = f.epoch;
+        if (epoch !== undefined && typeof epoch !== 'string') throw new ProtocolError(ErrorCode.BadRequest, 'epoch must be a string');
+        return { op: 'subscribe', targets: [after === undefined ? { channel } : { channel, from: epoch === undefined ? { after } : { after, epoch } }] };
+      }
+      case 'unsubscribe':
+        return { op: 'unsubscribe', channel: resolveChannel(s.tenant, f.channel) };
+      case 'publish': {
+        const channel = this.channel(s, f);
+        if (!channel.opts.clientPublish) throw new ProtocolError(ErrorCode.PermissionDenied, `clients may not publish to ${channel.name}`);
+        const ack = f.ack;
+        if (ack !== undefined && typeof ack !== 'boolean') throw new ProtocolError(ErrorCode.BadRequest, 'ack must be true or false');
+        const data = payloadText(f.data, s.face?.binary === true);
+        // ack:false — a high-rate publisher skips the success reply (one send less per publish); errors still answer.
+        return { op: 'publish', channel, data, ack: ack !== false, up: { channel, data } };
+      }
+      case 'presence': {
+        const channel = this.channel(s, f);
+        if (!channel.opts.presence) throw new ProtocolError(ErrorCode.BadRequest, `presence is off for ${channel.name}`);
+        return { op: 'presence', channel };
+      }
+      case 'ping':
+        return { op: 'local' };
+      default:
+        throw new ProtocolError(
+          ErrorCode.UnknownCommand,
+          typeof f.type === 'string' ? `unknown command type '${f.type.slice(0, 64)}'` : 'type must be a string',
+        );
     }
   }
 
-  error(s: Session, err: ProtocolError): void {
-    this.ctx.metrics.errors.inc({ code: errorName[err.code] });
-    this.send(s, { type: 'error', error: errorBody(err) });
-  }
-
-  private auth(s: Session, id: RequestId, f: Frame): void {
-    const claims = verifyClientToken(s.tenant.secret, f.token);
-    if (s.authenticated && claims.user !== s.user) {
-      throw new ProtocolError(ErrorCode.PermissionDenied, 'a connection cannot change its user');
-    }
-    s.authenticated = true;
-    s.user = claims.user;
-    s.info = claims.info;
-    s.allowed = claims.channels;
-    if (s.expiryTimer !== undefined) clearTimeout(s.expiryTimer);
-    s.expiryTimer = undefined;
-    if (claims.exp !== undefined) armExpiry(s, claims.exp * 1000);
-    this.reply(s, id, { conn: s.id, ...(claims.user !== undefined ? { user: claims.user } : {}), ...(claims.exp !== undefined ? { exp: claims.exp } : {}) });
-  }
-
-  /** Resolves the frame's channel and checks that this connection may use it. */
+  /** Resolves the frame's channel; the connection must have authenticated unless the tenant is anonymous. */
   private channel(s: Session, f: Frame): ChannelRef {
     if (!s.authenticated && !s.tenant.anonymous) {
       throw new ProtocolError(ErrorCode.Unauthorized, 'authenticate first: send {"type":"auth","token":…}');
     }
-    const ref = resolveChannel(s.tenant, f.channel);
-    if (!channelAllowed(s.allowed, ref.name)) {
-      throw new ProtocolError(ErrorCode.PermissionDenied, `token does not allow channel ${ref.name}`);
+    return resolveChannel(s.tenant, f.channel);
+  }
+
+  reply(s: Session, req: NativeRequest, done: Done): Out | undefined {
+    return encode(s, replyFrame(req.id, result(s, done)));
+  }
+
+  error(s: Session, req: NativeRequest | undefined, err: ProtocolError): Out {
+    const body = errorBody(err);
+    return encode(s, req === undefined ? { type: 'error', error: body } : { ...replyFrame(req.id, undefined), error: body });
+  }
+}
+
+/** The `result` of a successful reply, by command. */
+function result(s: Session, done: Done): unknown {
+  switch (done.op) {
+    case 'authenticate':
+      return {
+        conn: s.id,
+        ...(s.user !== undefined ? { user: s.user } : {}),
+        ...(done.cmd.identity.exp !== undefined ? { exp: done.cmd.identity.exp } : {}),
+      };
+    case 'subscribe': {
+      const sub = done.outcome.subscribed[0];
+      return sub === undefined ? {} : { channel: sub.channel.name, last: sub.last, recovered: sub.recovered, epoch: sub.epoch };
     }
-    return ref;
+    case 'publish':
+      return { seq: done.outcome.seq, time: done.outcome.time };
+    case 'presence':
+      return { channel: done.cmd.channel.name, clients: done.outcome };
+    default:
+      return {};
   }
+}
 
-  private async subscribe(s: Session, id: RequestId, f: Frame): Promise<void> {
-    const ref = this.channel(s, f);
-    const after = f.after;
-    if (after !== undefined && (typeof after !== 'number' || !Number.isInteger(after) || after < -1)) {
-      throw new ProtocolError(ErrorCode.BadRequest, 'after must be an integer >= -1');
-    }
-    const epoch = f.epoch;
-    if (epoch !== undefined && typeof epoch !== 'string') throw new ProtocolError(ErrorCode.BadRequest, 'epoch must be a string');
-    const sub = await this.ctx.hub.subscribe(s, ref, after === undefined ? undefined : { after, ...(epoch !== undefined ? { epoch } : {}) });
-    if (s.closed) return;
-    this.reply(s, id, { channel: ref.name, last: sub.last, recovered: sub.recovered, epoch: sub.epoch });
-    this.ctx.hub.activate(s, sub);
-  }
-
-  private unsubscribe(s: Session, id: RequestId, f: Frame): void {
-    const ref = resolveChannel(s.tenant, f.channel);
-    if (!this.ctx.hub.unsubscribe(s, ref)) throw new ProtocolError(ErrorCode.NotSubscribed, `not subscribed to ${ref.name}`);
-    this.reply(s, id, {});
-  }
-
-  private async publish(s: Session, id: RequestId, f: Frame): Promise<void> {
-    const ref = this.channel(s, f);
-    if (!ref.opts.clientPublish) {
-      throw new ProtocolError(ErrorCode.PermissionDenied, `clients may not publish to ${ref.name}`);
-    }
-    const ack = f.ack;
-    if (ack !== undefined && typeof ack !== 'boolean') throw new ProtocolError(ErrorCode.BadRequest, 'ack must be true or false');
-    const data = payloadText(f.data, s.face.binary);
-    const from = {
-      conn: s.id,
-      ...(s.user !== undefined ? { user: s.user } : {}),
-      ...(s.info !== undefined ? { info: JSON.stringify(s.info) } : {}),
-    };
-    const msg = await this.ctx.publisher.publishFromClient(ref, data, from);
-    // ack:false — a high-rate publisher skips the success reply (one send less per publish); errors still answer.
-    if (ack !== false) this.reply(s, id, { seq: msg.seq, time: msg.time });
-  }
-
-  private async presence(s: Session, id: RequestId, f: Frame): Promise<void> {
-    const ref = this.channel(s, f);
-    if (!ref.opts.presence) throw new ProtocolError(ErrorCode.BadRequest, `presence is off for ${ref.name}`);
-    this.reply(s, id, { channel: ref.name, clients: await this.ctx.hub.presence(ref) });
-  }
-
-  private reply(s: Session, id: RequestId, result: unknown, err?: ProtocolError): void {
-    if (err !== undefined) this.ctx.metrics.errors.inc({ code: errorName[err.code] });
-    const frame: Frame = { type: 'reply' };
-    if (id !== undefined) frame.id = id;
-    if (err !== undefined) frame.error = errorBody(err);
-    else frame.result = result;
-    this.send(s, frame);
-  }
-
-  private send(s: Session, frame: Frame): void {
-    if (s.face.binary) s.write(pack(frame), true);
-    else s.write(JSON.stringify(frame), false);
-  }
+function replyFrame(id: RequestId, res: unknown): Frame {
+  const frame: Frame = { type: 'reply' };
+  if (id !== undefined) frame.id = id;
+  if (res !== undefined) frame.result = res;
+  return frame;
 }
 
 const errorBody = (e: ProtocolError) => ({
@@ -194,13 +201,5 @@ const errorBody = (e: ProtocolError) => ({
   ...(e.temporary ? { temporary: true } : {}),
 });
 
-/** Closes the session with 4101 when its token expires (re-armed past setTimeout's ~24.8-day limit). */
-function armExpiry(s: Session, expMs: number): void {
-  const ms = expMs - Date.now();
-  s.expiryTimer = setTimeout(() => {
-    if (s.closed) return;
-    if (Date.now() >= expMs) s.conn.end(closeCode[CloseReason.TokenExpired], closeText[CloseReason.TokenExpired]);
-    else armExpiry(s, expMs);
-  }, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
-  s.expiryTimer.unref();
-}
+/** A control frame in the connection's encoding: msgpack for msgpack connections, JSON text otherwise. */
+const encode = (s: Session, frame: Frame): Out => (s.face?.binary === true ? pack(frame) : JSON.stringify(frame));

@@ -1,6 +1,7 @@
 import {
   ErrorCode,
   ProtocolError,
+  findTenant,
   hiddenChannel,
   hmacHex,
   isPlainObject,
@@ -13,9 +14,12 @@ import {
   type ClientInfo,
   type Tenant,
 } from '@switchyard/shared';
-import { FaceIndex, type Face } from '../core/face.js';
-import type { Session } from '../core/session.js';
-import type { Dialect, DialectContext } from './dialect.js';
+import type { Command, Done } from '../core/commands.js';
+import type { Admission, Dialect, DialectContext, UpgradeInfo } from '../core/dialect.js';
+import type { Face } from '../core/face.js';
+import type { Out, Session } from '../core/session.js';
+
+export const OTTER_PATH = '/otter';
 
 /**
  * Client traffic meant for backends travels on a hidden companion of each channel. Its name
@@ -32,22 +36,18 @@ function connectionJson(from: ClientInfo): string {
   return from.info === undefined ? `{"id":${JSON.stringify(from.conn)}}` : `{"id":${JSON.stringify(from.conn)},"presence":${from.info}}`;
 }
 
-/**
- * Pushes as seed 004 shows them. Messages of a public channel (backend, REST and NATS
- * publishes) become `{"type":"pub",…}`; the hidden backend channel already carries
- * complete pub/sub/unsub events, sent as they are.
- */
-export const otterFace: Face = {
-  index: FaceIndex.Otter,
-  binary: false,
-  encode(channel, channelJson, msg) {
-    if (channel.startsWith(BACKEND_PREFIX)) return Buffer.from(msg.data);
-    const head = `{"type":"pub","channel":${channelJson},"message":${msg.data}`;
-    return Buffer.from(msg.from === undefined ? `${head}}` : `${head},"connection":${connectionJson(msg.from)}}`);
-  },
-};
-
 type Frame = Record<string, unknown>;
+
+/** A client frame: the parsed object, or what could be read of it (errors echo it in `from`). */
+export interface OtterRequest {
+  readonly frame: unknown;
+  readonly malformed: boolean;
+}
+
+interface OtterState {
+  /** A backend connection: proved by signing its connection id. */
+  backend: boolean;
+}
 
 /**
  * The otter dialect (seed 004, docs/dialects/otter.md): `{"command": auth|sub|unsub|pub}`;
@@ -55,156 +55,141 @@ type Frame = Record<string, unknown>;
  * backends; a backend's pub reaches only clients. Backends prove themselves on every
  * command by signing their connection id with the tenant's backendSecret.
  */
-export class OtterDialect implements Dialect {
+export class OtterDialect implements Dialect<OtterRequest> {
   readonly name = 'otter';
+  readonly path = OTTER_PATH;
+  private readonly face: Face;
 
-  constructor(private readonly ctx: DialectContext) {}
-
-  open(s: Session): void {
-    s.alwaysPresent = true; // clients are listed by GET /otter/channels/<channel>/clients
-    s.write(JSON.stringify({ id: s.id }), false);
+  constructor(private readonly ctx: DialectContext) {
+    // Messages of a public channel (backend, REST and NATS publishes) become
+    // `{"type":"pub",…}`; the hidden backend channel already carries complete events.
+    this.face = ctx.faces.register({
+      name: 'otter',
+      binary: false,
+      encode(channel, channelJson, msg) {
+        if (channel.startsWith(BACKEND_PREFIX)) return Buffer.from(msg.data);
+        const head = `{"type":"pub","channel":${channelJson},"message":${msg.data}`;
+        return Buffer.from(msg.from === undefined ? `${head}}` : `${head},"connection":${connectionJson(msg.from)}}`);
+      },
+    });
   }
 
-  message(s: Session, data: ArrayBuffer): void {
+  admit(u: UpgradeInfo): Admission {
+    const tenant = findTenant(this.ctx.tenants, u.query.get('tenant'), 'tenant', 'query parameter tenant is required');
+    return { tenant, face: this.face, protocol: '', state: { backend: false } satisfies OtterState };
+  }
+
+  open(s: Session): { send: Out } {
+    return { send: JSON.stringify({ id: s.id }) };
+  }
+
+  parse(data: ArrayBuffer): OtterRequest {
     const text = Buffer.from(data).toString('utf8');
-    let frame: unknown;
     try {
-      frame = JSON.parse(text);
+      return { frame: JSON.parse(text) as unknown, malformed: false };
     } catch {
-      this.fail(s, text.slice(0, 1024), 'malformed JSON');
-      return;
+      return { frame: text.slice(0, 1024), malformed: true };
     }
-    if (!isPlainObject(frame)) {
-      this.fail(s, frame, 'command must be a JSON object');
-      return;
-    }
-    const f = frame;
-    const reject = (err: unknown): void => this.fail(s, f, err instanceof ProtocolError ? err.message : 'internal error');
-    try {
-      if (f.command !== 'auth') this.checkBackend(s, f);
-      switch (f.command) {
-        case 'auth':
-          this.auth(s, f);
-          break;
-        case 'sub':
-          this.sub(s, f).catch(reject);
-          break;
-        case 'unsub':
-          this.unsub(s, f);
-          break;
-        case 'pub':
-          this.pub(s, f).catch(reject);
-          break;
-        default:
-          throw new ProtocolError(ErrorCode.UnknownCommand, typeof f.command === 'string' ? `unknown command: ${f.command.slice(0, 64)}` : 'command must be a string');
+  }
+
+  command(s: Session, req: OtterRequest): Command {
+    if (req.malformed) throw new ProtocolError(ErrorCode.BadFrame, 'malformed JSON');
+    if (!isPlainObject(req.frame)) throw new ProtocolError(ErrorCode.BadFrame, 'command must be a JSON object');
+    const f = req.frame;
+    const st = s.state as OtterState;
+    if (f.command !== 'auth') this.checkBackend(s, st, f);
+    switch (f.command) {
+      case 'auth': {
+        if (st.backend) throw new ProtocolError(ErrorCode.BadRequest, 'backends do not auth: they sign every command');
+        if (typeof f.presence !== 'string') throw new ProtocolError(ErrorCode.BadRequest, 'presence must be a string');
+        if (typeof f.signature !== 'string' || !safeEqual(f.signature.toLowerCase(), hmacHex(s.tenant.secret, f.presence))) {
+          throw new ProtocolError(ErrorCode.Unauthorized, 'invalid signature');
+        }
+        if (s.subscriptions > 0 && s.info !== f.presence) {
+          throw new ProtocolError(ErrorCode.BadRequest, 'auth before subscribing: presence cannot change while subscribed');
+        }
+        return { op: 'authenticate', identity: { info: f.presence } };
       }
-    } catch (err) {
-      reject(err);
+      case 'sub':
+        this.mayAct(s, st);
+        // Clients are listed by GET /otter/channels/<channel>/clients; backends are not.
+        return { op: 'subscribe', targets: [{ channel: this.channel(s, st, f), presence: !st.backend }], skipExisting: true };
+      case 'unsub':
+        this.mayAct(s, st);
+        return { op: 'unsubscribe', channel: this.channel(s, st, f), quiet: true };
+      case 'pub': {
+        this.mayAct(s, st);
+        const name = channelName(f);
+        if (f.message === undefined) throw new ProtocolError(ErrorCode.BadRequest, 'message is required');
+        const message = payloadText(f.message);
+        const channel = resolveChannel(s.tenant, name);
+        if (st.backend) return { op: 'publish', channel, data: message, ack: true };
+        const event = `{"type":"pub","channel":${JSON.stringify(name)},"message":${message},"connection":${connectionJson(s.clientInfo())}}`;
+        return { op: 'publish', channel: backendChannel(s.tenant, name), data: event, ack: true, up: { channel, data: message } };
+      }
+      default:
+        throw new ProtocolError(ErrorCode.UnknownCommand, typeof f.command === 'string' ? `unknown command: ${f.command.slice(0, 64)}` : 'command must be a string');
     }
-  }
-
-  error(s: Session, err: ProtocolError): void {
-    this.fail(s, null, err.message);
-  }
-
-  /** A disconnecting client counts as unsubscribing from each of its channels. */
-  close(s: Session): void {
-    if (s.backend) return;
-    for (const ref of this.ctx.hub.channelsOf(s)) this.announce(s, ref.name, 'unsub');
   }
 
   /** A `signature` on a non-auth command claims a backend; it must sign this connection's id. */
-  private checkBackend(s: Session, f: Frame): void {
+  private checkBackend(s: Session, st: OtterState, f: Frame): void {
     if (f.signature === undefined) {
-      if (s.backend) throw new ProtocolError(ErrorCode.Unauthorized, 'backend commands must carry signature');
+      if (st.backend) throw new ProtocolError(ErrorCode.Unauthorized, 'backend commands must carry signature');
       return;
     }
-    const expected = hmacHex(s.tenant.backendSecret, s.id);
-    if (typeof f.signature !== 'string' || !safeEqual(f.signature.toLowerCase(), expected)) {
+    if (typeof f.signature !== 'string' || !safeEqual(f.signature.toLowerCase(), hmacHex(s.tenant.backendSecret, s.id))) {
       throw new ProtocolError(ErrorCode.Unauthorized, 'invalid signature');
     }
-    if (!s.backend) {
-      if (this.ctx.hub.channelsOf(s).length > 0) throw new ProtocolError(ErrorCode.BadRequest, 'a client connection cannot become a backend');
-      s.backend = true;
-      s.alwaysPresent = false;
+    if (!st.backend) {
+      if (s.subscriptions > 0) throw new ProtocolError(ErrorCode.BadRequest, 'a client connection cannot become a backend');
+      st.backend = true;
     }
   }
 
-  private auth(s: Session, f: Frame): void {
-    if (s.backend) throw new ProtocolError(ErrorCode.BadRequest, 'backends do not auth: they sign every command');
-    if (typeof f.presence !== 'string') throw new ProtocolError(ErrorCode.BadRequest, 'presence must be a string');
-    const expected = hmacHex(s.tenant.secret, f.presence);
-    if (typeof f.signature !== 'string' || !safeEqual(f.signature.toLowerCase(), expected)) {
-      throw new ProtocolError(ErrorCode.Unauthorized, 'invalid signature');
-    }
-    if (this.ctx.hub.channelsOf(s).length > 0 && s.info !== f.presence) {
-      throw new ProtocolError(ErrorCode.BadRequest, 'auth before subscribing: presence cannot change while subscribed');
-    }
-    s.authenticated = true;
-    s.info = f.presence;
-  }
-
-  private mayAct(s: Session): void {
-    if (!s.backend && s.tenant.otter.requireAuth && !s.authenticated) {
+  private mayAct(s: Session, st: OtterState): void {
+    if (!st.backend && s.tenant.otter.requireAuth && !s.authenticated) {
       throw new ProtocolError(ErrorCode.Unauthorized, 'authentication required');
     }
   }
 
-  private channelName(f: Frame): string {
-    if (!isValidChannel(f.channel)) {
-      throw new ProtocolError(ErrorCode.InvalidChannel, `channel must be 1-${MAX_CHANNEL_LENGTH} characters without control characters`);
-    }
-    return f.channel;
+  /** A backend's sub/unsub is to the channel's client traffic; a client's to the channel itself. */
+  private channel(s: Session, st: OtterState, f: Frame): ChannelRef {
+    const name = channelName(f);
+    return st.backend ? backendChannel(s.tenant, name) : resolveChannel(s.tenant, name);
   }
 
-  private async sub(s: Session, f: Frame): Promise<void> {
-    this.mayAct(s);
-    const name = this.channelName(f);
-    const ref = s.backend ? backendChannel(s.tenant, name) : resolveChannel(s.tenant, name);
-    if (this.ctx.hub.isSubscribed(s, ref)) return; // subscribing twice does nothing
-    const sub = await this.ctx.hub.subscribe(s, ref, undefined);
-    if (s.closed) return;
-    this.ctx.hub.activate(s, sub);
-    if (!s.backend) this.announce(s, name, 'sub');
+  /** Success is silent; a client's sub and unsub are announced to the channel's backends. */
+  reply(s: Session, _req: OtterRequest, done: Done): undefined {
+    if ((s.state as OtterState).backend) return undefined;
+    if (done.op === 'subscribe') for (const sub of done.outcome.subscribed) this.announce(s, sub.channel.name, 'sub');
+    if (done.op === 'unsubscribe' && done.outcome.removed) this.announce(s, done.cmd.channel.name, 'unsub');
+    return undefined;
   }
 
-  private unsub(s: Session, f: Frame): void {
-    this.mayAct(s);
-    const name = this.channelName(f);
-    const ref = s.backend ? backendChannel(s.tenant, name) : resolveChannel(s.tenant, name);
-    if (!this.ctx.hub.unsubscribe(s, ref)) return; // not subscribed: nothing happens
-    if (!s.backend) this.announce(s, name, 'unsub');
+  /** `{"error": message, "from": the original command}`. */
+  error(_s: Session, req: OtterRequest | undefined, err: ProtocolError): Out {
+    return JSON.stringify({ error: err.message, from: req === undefined ? null : req.frame });
   }
 
-  private async pub(s: Session, f: Frame): Promise<void> {
-    this.mayAct(s);
-    const name = this.channelName(f);
-    if (f.message === undefined) throw new ProtocolError(ErrorCode.BadRequest, 'message is required');
-    const message = payloadText(f.message);
-    const from = this.from(s);
-    if (s.backend) {
-      await this.ctx.publisher.publish(resolveChannel(s.tenant, name), message, from);
-      return;
-    }
-    const event = `{"type":"pub","channel":${JSON.stringify(name)},"message":${message},"connection":${connectionJson(from)}}`;
-    await this.ctx.publisher.publish(backendChannel(s.tenant, name), event, from);
-    this.ctx.publisher.relayUp(resolveChannel(s.tenant, name), message, from);
+  /** A disconnecting client counts as unsubscribing from each of its channels. */
+  closed(s: Session): void {
+    if ((s.state as OtterState).backend) return;
+    for (const ref of this.ctx.hub.channelsOf(s)) this.announce(s, ref.name, 'unsub');
   }
 
   /** Tells the channel's backends (on any node) that a client subscribed or left. */
   private announce(s: Session, channel: string, type: 'sub' | 'unsub'): void {
-    const event = `{"type":"${type}","channel":${JSON.stringify(channel)},"connection":${connectionJson(this.from(s))}}`;
+    const event = `{"type":"${type}","channel":${JSON.stringify(channel)},"connection":${connectionJson(s.clientInfo())}}`;
     this.ctx.publisher.publish(backendChannel(s.tenant, channel), event).catch((err: unknown) => {
       this.ctx.log.warn({ err, channel, conn: s.id }, `otter ${type} event not delivered`);
     });
   }
+}
 
-  private from(s: Session): ClientInfo {
-    return typeof s.info === 'string' ? { conn: s.id, info: JSON.stringify(s.info) } : { conn: s.id };
+function channelName(f: Frame): string {
+  if (!isValidChannel(f.channel)) {
+    throw new ProtocolError(ErrorCode.InvalidChannel, `channel must be 1-${MAX_CHANNEL_LENGTH} characters without control characters`);
   }
-
-  /** `{"error": message, "from": the original command}`. */
-  private fail(s: Session, from: unknown, message: string): void {
-    s.write(JSON.stringify({ error: message, from }), false);
-  }
+  return f.channel;
 }

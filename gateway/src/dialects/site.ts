@@ -1,109 +1,102 @@
 import {
   ErrorCode,
   ProtocolError,
-  errorName,
+  findTenant,
   isPlainObject,
   resolveChannel,
   safeEqual,
   siteChannelAuth,
-  toClientError,
   verifySiteToken,
 } from '@switchyard/shared';
-import { FaceIndex, type Face } from '../core/face.js';
-import type { Session } from '../core/session.js';
-import type { Dialect, DialectContext } from './dialect.js';
-import { jsonObject } from './frames.js';
+import type { Command, Done } from '../core/commands.js';
+import type { Admission, Dialect, DialectContext, UpgradeInfo } from '../core/dialect.js';
+import type { Face } from '../core/face.js';
+import type { Out, Session } from '../core/session.js';
+import { jsonObject, parseAfter } from './frames.js';
 
-/** Channel messages as seed 002 shows them: `{"message": channel, "ord": seq, "body": …}`. */
-export const siteFace: Face = {
-  index: FaceIndex.Site,
-  binary: false,
-  encode(_channel, channelJson, msg) {
-    return Buffer.from(`{"message":${channelJson},"ord":${msg.seq},"body":${msg.data}}`);
-  },
-};
+export const SITE_PATH = '/ws';
 
 type ReqId = string | number | undefined;
+/** A parsed site request and its correlation id. */
+export interface SiteRequest {
+  readonly frame: Record<string, unknown>;
+  readonly reqId: ReqId;
+}
 
 /**
  * The "site" protocol (seed 002, docs/dialects/site.md): `{request, req_id?, body}` in,
  * `{response: "ok"|"error", req_id?, body}` out; subscriptions authorized per channel with
- * base64(HMAC-SHA256(secret, channel + token)).
+ * base64(HMAC-SHA256(secret, channel + token)). Channel messages are
+ * `{"message": channel, "ord": seq, "body": …}`.
  */
-export class SiteDialect implements Dialect {
+export class SiteDialect implements Dialect<SiteRequest> {
   readonly name = 'site';
+  readonly path = SITE_PATH;
+  private readonly face: Face;
 
-  constructor(private readonly ctx: DialectContext) {}
+  constructor(private readonly ctx: DialectContext) {
+    this.face = ctx.faces.register({
+      name: 'site',
+      binary: false,
+      encode: (_channel, channelJson, msg) => Buffer.from(`{"message":${channelJson},"ord":${msg.seq},"body":${msg.data}}`),
+    });
+  }
 
-  open(): void {
+  admit(u: UpgradeInfo): Admission {
+    return { tenant: findTenant(this.ctx.tenants, u.query.get('site'), 'site', 'query parameter site is required'), face: this.face, protocol: '' };
+  }
+
+  open(): undefined {
     // The seed defines no greeting: the first frames a client sees answer its requests.
+    return undefined;
   }
 
-  message(s: Session, data: ArrayBuffer): void {
-    let frame: Record<string, unknown>;
-    try {
-      frame = jsonObject(data, 'request');
-    } catch (err) {
-      this.error(s, toClientError(err));
-      return;
-    }
+  parse(data: ArrayBuffer): SiteRequest {
+    const frame = jsonObject(data, 'request');
     const reqId = typeof frame.req_id === 'string' || typeof frame.req_id === 'number' ? frame.req_id : undefined;
-    const fail = (err: unknown): void => this.respond(s, reqId, toClientError(err));
-    try {
-      switch (frame.request) {
-        case 'subscribe':
-          this.subscribe(s, reqId, frame.body).catch(fail);
-          break;
-        case 'unsubscribe':
-          this.unsubscribe(s, reqId, frame.body);
-          break;
-        default:
-          throw new ProtocolError(
-            ErrorCode.UnknownCommand,
-            typeof frame.request === 'string' ? `unknown request: ${frame.request.slice(0, 64)}` : 'request must be a string',
-          );
+    return { frame, reqId };
+  }
+
+  command(s: Session, { frame }: SiteRequest): Command {
+    const body = frame.body;
+    switch (frame.request) {
+      case 'subscribe': {
+        if (!isPlainObject(body)) throw new ProtocolError(ErrorCode.BadRequest, 'body must be an object with channel, after, token, auth');
+        const channel = resolveChannel(s.tenant, body.channel);
+        const after = parseAfter(body.after, 0);
+        const token = body.token;
+        verifySiteToken(s.tenant.id, s.tenant.secret, token);
+        if (typeof body.auth !== 'string' || !safeEqual(body.auth, siteChannelAuth(s.tenant.secret, channel.name, token as string))) {
+          throw new ProtocolError(ErrorCode.PermissionDenied, 'auth does not match channel and token');
+        }
+        // after: 0 = only new messages; -1 = the last one, then new ones; N = everything after N.
+        return { op: 'subscribe', targets: [after === 0 ? { channel } : { channel, from: { after } }] };
       }
-    } catch (err) {
-      fail(err);
+      case 'unsubscribe':
+        if (!isPlainObject(body)) throw new ProtocolError(ErrorCode.BadRequest, 'body must be an object with channel');
+        return { op: 'unsubscribe', channel: resolveChannel(s.tenant, body.channel) };
+      default:
+        throw new ProtocolError(
+          ErrorCode.UnknownCommand,
+          typeof frame.request === 'string' ? `unknown request: ${frame.request.slice(0, 64)}` : 'request must be a string',
+        );
     }
   }
 
-  error(s: Session, err: ProtocolError): void {
-    this.respond(s, undefined, err);
+  /** `{"response":"ok","body":null}`. */
+  reply(_s: Session, req: SiteRequest, _done: Done): Out {
+    return respond(req.reqId, 'ok', null);
   }
 
-  private async subscribe(s: Session, reqId: ReqId, body: unknown): Promise<void> {
-    if (!isPlainObject(body)) throw new ProtocolError(ErrorCode.BadRequest, 'body must be an object with channel, after, token, auth');
-    const ref = resolveChannel(s.tenant, body.channel);
-    const after = body.after ?? 0;
-    if (typeof after !== 'number' || !Number.isInteger(after) || after < -1) {
-      throw new ProtocolError(ErrorCode.BadRequest, 'after must be an integer >= -1');
-    }
-    const token = body.token;
-    verifySiteToken(s.tenant.id, s.tenant.secret, token);
-    if (typeof body.auth !== 'string' || !safeEqual(body.auth, siteChannelAuth(s.tenant.secret, ref.name, token as string))) {
-      throw new ProtocolError(ErrorCode.PermissionDenied, 'auth does not match channel and token');
-    }
-    // after: 0 = only new messages; -1 = the last one, then new ones; N = everything after N.
-    const sub = await this.ctx.hub.subscribe(s, ref, after === 0 ? undefined : { after });
-    if (s.closed) return;
-    this.respond(s, reqId);
-    this.ctx.hub.activate(s, sub);
+  /** `{"response":"error","body":message}`. */
+  error(_s: Session, req: SiteRequest | undefined, err: ProtocolError): Out {
+    return respond(req?.reqId, 'error', err.message);
   }
+}
 
-  private unsubscribe(s: Session, reqId: ReqId, body: unknown): void {
-    if (!isPlainObject(body)) throw new ProtocolError(ErrorCode.BadRequest, 'body must be an object with channel');
-    const ref = resolveChannel(s.tenant, body.channel);
-    if (!this.ctx.hub.unsubscribe(s, ref)) throw new ProtocolError(ErrorCode.NotSubscribed, `not subscribed to ${ref.name}`);
-    this.respond(s, reqId);
-  }
-
-  /** `{"response":"ok","body":null}`, or `"error"` with the message string as body. */
-  private respond(s: Session, reqId: ReqId, err?: ProtocolError): void {
-    if (err !== undefined) this.ctx.metrics.errors.inc({ code: errorName[err.code] });
-    const frame: Record<string, unknown> = { response: err === undefined ? 'ok' : 'error' };
-    if (reqId !== undefined) frame.req_id = reqId;
-    frame.body = err === undefined ? null : err.message;
-    s.write(JSON.stringify(frame), false);
-  }
+function respond(reqId: ReqId, response: 'ok' | 'error', body: string | null): string {
+  const frame: Record<string, unknown> = { response };
+  if (reqId !== undefined) frame.req_id = reqId;
+  frame.body = body;
+  return JSON.stringify(frame);
 }

@@ -2,24 +2,17 @@ import {
   CloseReason,
   ErrorCode,
   ProtocolError,
-  closeCode,
-  closeText,
+  bearerMatches,
+  findTenant,
   type Tenant,
+  type TenantRegistry,
   type WebhookOptions,
 } from '@switchyard/shared';
-import { FaceIndex, type Face } from '../core/face.js';
+import type { Command } from '../core/commands.js';
+import type { Admission, Dialect, DialectContext, UpgradeInfo } from '../core/dialect.js';
 import { newConnectionId, type Session } from '../core/session.js';
-import type { Admission } from '../transport/ws.js';
-import type { Dialect, DialectContext } from './dialect.js';
 
-/** WSaaS connections carry no channel messages; only pushes through their ws_uri reach them. */
-const wsaasFace: Face = {
-  index: FaceIndex.NativeJson,
-  binary: false,
-  encode() {
-    throw new Error('WSaaS connections do not subscribe to channels');
-  },
-};
+export const HOOK_PATH = '/hook/*';
 
 interface Outbox {
   readonly hook: WebhookOptions;
@@ -31,6 +24,12 @@ interface Outbox {
   failed: boolean;
 }
 
+/** A client frame, copied out of the socket's buffer. */
+export interface WsaasRequest {
+  readonly data: Buffer;
+  readonly binary: boolean;
+}
+
 /** The path of a connection's ws_uri on the control API. */
 export const CONNECTIONS_PATH = '/v1/connections/';
 
@@ -40,22 +39,25 @@ export const CONNECTIONS_PATH = '/v1/connections/';
  * each client frame → PUT, in order, through a bounded queue; close → DELETE. The backend
  * pushes, closes and inspects through the ws_uri on the control API.
  */
-export class WsaasDialect implements Dialect {
+export class WsaasDialect implements Dialect<WsaasRequest> {
   readonly name = 'wsaas';
-  private readonly outboxes = new WeakMap<Session, Outbox>();
+  readonly path = HOOK_PATH;
 
   constructor(
     private readonly ctx: DialectContext,
-    /** Base URL of the control API as backends reach it (the seed's WS_HOSTNAME). */
-    private readonly publicUrl: () => string,
+    /** Idle timeout of WSaaS connections, seconds (the seed's WS_TIMEOUT). */
+    readonly idleTimeoutSeconds: number,
   ) {}
 
+  /** The connection's URL on the control API (the base is the seed's WS_HOSTNAME). */
   wsUri(conn: string): string {
-    return `${this.publicUrl()}${CONNECTIONS_PATH}${encodeURIComponent(conn)}`;
+    return `${this.ctx.publicUrl()}${CONNECTIONS_PATH}${encodeURIComponent(conn)}`;
   }
 
   /** Asks the backend before the upgrade completes; resolves with the admission or refuses. */
-  async admit(tenant: Tenant, path: string, authorization: string): Promise<Admission> {
+  async admit(u: UpgradeInfo): Promise<Admission> {
+    const tenant = hookTenant(this.ctx.tenants, u.query.get('tenant'));
+    const { path, authorization } = u;
     const hook = tenant.webhook;
     if (hook === undefined) throw new ProtocolError(ErrorCode.NotFound, `tenant '${tenant.id}' has no webhook configured`);
     const connId = newConnectionId(this.ctx.nodeId);
@@ -72,12 +74,13 @@ export class WsaasDialect implements Dialect {
     if (code !== 'OK') {
       throw new ProtocolError(ErrorCode.PermissionDenied, `backend refused the connection (code ${JSON.stringify(code ?? null)})`);
     }
+    const box: Outbox = { hook, wsUri, queue: [], busy: false, failed: false };
     return {
       tenant,
-      dialect: this,
-      face: wsaasFace,
+      face: undefined, // no channel messages: only pushes through the ws_uri reach it
       protocol: '',
       connId,
+      state: box,
       // Accepted by the backend but the client left before the upgrade: tell the backend.
       abandoned: () => void this.call(hook, 'DELETE', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ws_uri: wsUri }) }).catch(() => {}),
     };
@@ -102,37 +105,53 @@ export class WsaasDialect implements Dialect {
     return res;
   }
 
-  open(s: Session): void {
-    const hook = s.tenant.webhook as WebhookOptions;
-    this.outboxes.set(s, { hook, wsUri: this.wsUri(s.id), queue: [], busy: false, failed: false });
+  open(): undefined {
+    // The backend greets, if it wants, by a PUT to the ws_uri.
+    return undefined;
   }
 
-  message(s: Session, data: ArrayBuffer, binary: boolean): void {
-    const box = this.outboxes.get(s);
-    if (box === undefined) return;
+  parse(data: ArrayBuffer, binary: boolean): WsaasRequest {
+    return { data: Buffer.from(data.slice(0)), binary };
+  }
+
+  /**
+   * Every frame goes up to the backend as a PUT, in order, through the connection's bounded
+   * outbox; the core has nothing to do with it. A full outbox closes the connection (4102).
+   */
+  command(s: Session, req: WsaasRequest): Command {
+    const box = s.state as Outbox;
     if (box.queue.length >= box.hook.maxQueue) {
       this.ctx.log.warn({ conn: s.id, queued: box.queue.length }, 'webhook queue full: closing');
-      s.closed = true;
-      s.conn.end(closeCode[CloseReason.BackendSlow], closeText[CloseReason.BackendSlow]);
-      return;
+      s.close(CloseReason.BackendSlow);
+      return { op: 'local' };
     }
-    const buf = Buffer.from(data);
-    const body = binary
-      ? JSON.stringify({ ws_uri: box.wsUri, data: buf.toString('base64'), binary: true })
-      : JSON.stringify({ ws_uri: box.wsUri, data: buf.toString('utf8') });
+    const body = req.binary
+      ? JSON.stringify({ ws_uri: box.wsUri, data: req.data.toString('base64'), binary: true })
+      : JSON.stringify({ ws_uri: box.wsUri, data: req.data.toString('utf8') });
     box.queue.push(`PUT ${body}`);
     void this.pump(s, box);
+    return { op: 'local' };
   }
 
-  error(s: Session, err: ProtocolError): void {
+  reply(): undefined {
+    return undefined;
+  }
+
+  /** No frame can carry an error to a WSaaS client (its frames belong to the backend): logged. */
+  error(s: Session, _req: WsaasRequest | undefined, err: ProtocolError): undefined {
     this.ctx.log.info({ conn: s.id, err: err.message }, 'wsaas connection error');
+    return undefined;
   }
 
-  close(s: Session): void {
-    const box = this.outboxes.get(s);
-    if (box === undefined) return;
+  closed(s: Session): void {
+    const box = s.state as Outbox;
     box.queue.push(`DELETE ${JSON.stringify({ ws_uri: box.wsUri })}`);
     void this.pump(s, box);
+  }
+
+  /** A backend needs the bearer only when the tenant's webhook asks for it (the seed's ws_uri is the capability). */
+  backendMay(s: Session, authorization: string): boolean {
+    return s.tenant.webhook?.requireBearer === false || bearerMatches(authorization, s.tenant.backendSecret);
   }
 
   /** Sends queued calls one at a time, so the backend sees a connection's frames in order. */
@@ -153,13 +172,18 @@ export class WsaasDialect implements Dialect {
       } catch (err) {
         this.ctx.log.warn({ conn: s.id, method, err: (err as Error).message }, 'webhook call failed');
         if (method === 'PUT') box.failed = true;
-        if (method === 'PUT' && !s.closed) {
-          s.closed = true;
-          s.conn.end(closeCode[CloseReason.BackendError], closeText[CloseReason.BackendError]);
-        }
+        if (method === 'PUT' && !s.closed) s.close(CloseReason.BackendError);
       }
       box.queue.shift();
     }
     box.busy = false;
   }
+}
+
+/** `?tenant=ID`, or the only tenant with a webhook (the seed's single-tenant deployments). */
+function hookTenant(tenants: TenantRegistry, id: string | null): Tenant {
+  if (id !== null && id !== '') return findTenant(tenants, id, 'tenant', 'query parameter tenant is required');
+  const hooked = [...tenants.tenants.values()].filter((t) => t.webhook !== undefined);
+  if (hooked.length !== 1) throw new ProtocolError(ErrorCode.BadRequest, 'query parameter tenant is required');
+  return hooked[0] as Tenant;
 }

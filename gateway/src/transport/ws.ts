@@ -1,43 +1,8 @@
 import { type HttpRequest, type HttpResponse, type TemplatedApp, type us_socket_context_t } from 'uWebSockets.js';
-import {
-  CloseReason,
-  ErrorCode,
-  ProtocolError,
-  closeCode,
-  closeText,
-  errorName,
-  httpStatus,
-  type Logger,
-  type Tenant,
-} from '@switchyard/shared';
-import type { Face } from '../core/face.js';
+import { ErrorCode, ProtocolError, errorName, httpStatus } from '@switchyard/shared';
+import type { Admission, Dialect, UpgradeInfo } from '../core/dialect.js';
 import { Session } from '../core/session.js';
-import type { Dialect } from '../dialects/dialect.js';
 import { UwsConn } from './uws-conn.js';
-
-/** What an endpoint decides at upgrade time, from the URL and headers alone. */
-export interface Admission {
-  readonly tenant: Tenant;
-  readonly dialect: Dialect;
-  readonly face: Face;
-  /** The subprotocol to echo ('' for none). */
-  readonly protocol: string;
-  /** The connection id to use, when admission had to know it (WSaaS gives it to the backend). */
-  readonly connId?: string;
-  /** Called when the client went away after an asynchronous admission accepted it. */
-  readonly abandoned?: () => void;
-  /** Binds what admission learned (e.g. the MonoRail resource) to the new session, before `open`. */
-  readonly bind?: (s: Session) => void;
-}
-
-export interface UpgradeInfo {
-  readonly path: string;
-  readonly query: URLSearchParams;
-  /** Offered subprotocols, trimmed. */
-  readonly protocols: readonly string[];
-  /** The client's Authorization header ('' when absent). */
-  readonly authorization: string;
-}
 
 interface UserData {
   admission: Admission;
@@ -46,7 +11,7 @@ interface UserData {
 }
 
 export interface SocketLimits {
-  /** Largest client frame handled, in bytes; larger ones get an error and close 1009. */
+  /** Largest client frame handled, in bytes; larger ones get an error and close 1009 (the runner checks). */
   readonly maxPayload: number;
   /** Send buffer per connection before it is closed as a slow consumer. */
   readonly maxBufferedBytes: number;
@@ -56,8 +21,9 @@ export interface SocketLimits {
 
 export interface SocketHooks {
   readonly nodeId: string;
-  readonly log: Logger;
   onOpen(s: Session): void;
+  /** One client frame (valid only during the call). */
+  onFrame(s: Session, data: ArrayBuffer, binary: boolean): void;
   onClose(s: Session): void;
   markSlow(s: Session): void;
   /** An upgrade refused with an HTTP error (counted like the errors answered on open sockets). */
@@ -65,17 +31,11 @@ export interface SocketHooks {
 }
 
 /**
- * Mounts one WebSocket endpoint. uWS glue only: admission at upgrade (refused with an HTTP
- * error body), then frames handed to the dialect, which never sees the socket itself.
+ * Mounts a dialect's WebSocket endpoint. uWS glue only: admission at upgrade (refused with an
+ * HTTP error body), then frames handed to the core, which never sees the socket itself.
  */
-export function mountSocketEndpoint(
-  app: TemplatedApp,
-  pattern: string,
-  admit: (u: UpgradeInfo) => Admission | Promise<Admission>,
-  limits: SocketLimits,
-  hooks: SocketHooks,
-): void {
-  app.ws<UserData>(pattern, {
+export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits: SocketLimits, hooks: SocketHooks): void {
+  app.ws<UserData>(dialect.path, {
     compression: 0, // uWS DISABLED (its typings export the name as a type only)
     // Frames up to 16× the limit are read so their sender gets a clear error and close code;
     // beyond that uWS drops the connection before buffering more.
@@ -85,7 +45,7 @@ export function mountSocketEndpoint(
     // instead of seeing the socket cut (1006).
     maxBackpressure: limits.maxBufferedBytes + 2 * limits.maxPayload + 64 * 1024,
     closeOnBackpressureLimit: false,
-    idleTimeout: limits.idleTimeoutSeconds,
+    idleTimeout: dialect.idleTimeoutSeconds ?? limits.idleTimeoutSeconds,
     sendPingsAutomatically: true,
 
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
@@ -122,7 +82,7 @@ export function mountSocketEndpoint(
       };
       let admitted: Admission | Promise<Admission>;
       try {
-        admitted = admit(info);
+        admitted = dialect.admit(info);
       } catch (err) {
         refuse(err);
         return;
@@ -150,44 +110,21 @@ export function mountSocketEndpoint(
       const ud = ws.getUserData();
       const a = ud.admission;
       const conn = new UwsConn(ws);
-      const s = new Session(hooks.nodeId, conn, a.tenant, a.dialect.name, a.face, limits.maxBufferedBytes, hooks.markSlow, a.connId);
+      const s = new Session(hooks.nodeId, conn, a.tenant, dialect, a.face, limits.maxBufferedBytes, hooks.markSlow, a.connId, a.state);
       ud.conn = conn;
       ud.session = s;
       hooks.onOpen(s);
-      a.bind?.(s);
-      a.dialect.open(s);
     },
 
     message: (ws, data, isBinary) => {
-      const ud = ws.getUserData();
-      const s = ud.session;
-      if (s === undefined || s.closed) return;
-      const dialect = ud.admission.dialect;
-      if (data.byteLength > limits.maxPayload) {
-        dialect.error(s, new ProtocolError(ErrorCode.PayloadTooLarge, `frame of ${data.byteLength} bytes exceeds the ${limits.maxPayload}-byte limit`));
-        s.closed = true;
-        ud.conn?.end(closeCode[CloseReason.MessageTooBig], closeText[CloseReason.MessageTooBig]);
-        return;
-      }
-      try {
-        dialect.message(s, data, isBinary);
-      } catch (err) {
-        // Dialects answer their own errors; reaching here is a bug, never a reason to crash.
-        hooks.log.error({ err, conn: s.id, dialect: dialect.name }, 'dialect threw');
-      }
+      const s = ws.getUserData().session;
+      if (s !== undefined) hooks.onFrame(s, data, isBinary);
     },
 
     close: (ws) => {
       const ud = ws.getUserData();
       if (ud.conn !== undefined) ud.conn.open = false;
-      const s = ud.session;
-      if (s === undefined) return;
-      try {
-        ud.admission.dialect.close?.(s);
-      } catch (err) {
-        hooks.log.error({ err, conn: s.id }, 'dialect close hook threw');
-      }
-      hooks.onClose(s);
+      if (ud.session !== undefined) hooks.onClose(ud.session);
     },
   });
 }

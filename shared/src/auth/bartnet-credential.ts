@@ -9,14 +9,20 @@ import { timingSafeEqual } from 'node:crypto';
  * the tenant `secret` over `bartnet/v1\n<tenant>\n<customer>\n<expiry>`. Stateless: any node
  * verifies one, and the credential itself names the tenant (the `/bartnet` URL does not).
  */
-export const CUSTOMER_ID_RE = /^[A-Za-z0-9_.@-]{1,128}$/;
+/**
+ * Customer ids: every character is one a NATS subject token keeps as it is, so a backend
+ * publishing straight to `<prefix>.h.<tenant>.~.<customer>/<topic>` names the very subject
+ * gateways listen on. A dot would be escaped (`%2E`) on our side and split the token on the
+ * backend's: an acknowledged publish that no one would ever receive. So no dots.
+ */
+export const CUSTOMER_ID_RE = /^[A-Za-z0-9_@-]{1,128}$/;
 
 const macOf = (tenant: Tenant, customer: string, exp: number): Buffer =>
   hmacSha256(tenant.secret, `bartnet/v1\n${tenant.id}\n${customer}\n${exp}`);
 
 export function issueBartnetCredential(tenant: Tenant, customer: string, nowMs = Date.now()): { credential: string; expires: number } {
   if (!CUSTOMER_ID_RE.test(customer)) {
-    throw new ProtocolError(ErrorCode.BadRequest, 'customer_id must be 1-128 characters of A-Z a-z 0-9 _ . @ -');
+    throw new ProtocolError(ErrorCode.BadRequest, 'customer_id must be 1-128 characters of A-Z a-z 0-9 _ @ - (no dots: they would split its NATS subject)');
   }
   const ttl = tenant.bartnet.credentialTtlSeconds;
   const exp = Math.ceil(nowMs / 1000) + ttl;

@@ -18,3 +18,11 @@ export interface Message {
   readonly data: string;
   readonly from?: ClientInfo;
 }
+
+/** `from` as JSON text (`info` is already JSON text, spliced in). */
+export function clientInfoJson(f: ClientInfo): string {
+  let s = `{"conn":${JSON.stringify(f.conn)}`;
+  if (f.user !== undefined) s += `,"user":${JSON.stringify(f.user)}`;
+  if (f.info !== undefined) s += `,"info":${f.info}`;
+  return `${s}}`;
+}

@@ -1,3 +1,5 @@
+import { ErrorCode, ProtocolError } from '../codes.js';
+
 /** Options of a channel namespace; see docs/config.md for each key. */
 export interface NamespaceOptions {
   /** Messages kept per channel for resume (0 = none). */
@@ -100,3 +102,14 @@ export const UNBOUND_TENANT: Tenant = Object.freeze({
   webhook: undefined,
   monorail: new Map<string, MonorailResource>(),
 });
+
+/**
+ * The tenant named by `id`: `bad_request` (with `missing` as the message) when absent or
+ * empty, `unknown_tenant` when no tenant has that id. `what` names the parameter in errors.
+ */
+export function findTenant(reg: TenantRegistry, id: unknown, what: string, missing = `${what} is required`): Tenant {
+  if (typeof id !== 'string' || id === '') throw new ProtocolError(ErrorCode.BadRequest, missing);
+  const t = reg.tenants.get(id);
+  if (t === undefined) throw new ProtocolError(ErrorCode.UnknownTenant, `unknown ${what} '${id.slice(0, 64)}'`);
+  return t;
+}

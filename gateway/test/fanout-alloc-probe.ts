@@ -1,0 +1,92 @@
+/**
+ * Measures the young-generation bytes one broadcast allocates at 1, 100 and 1000 subscribers
+ * and prints them as JSON (`{"1":…,"100":…,"1000":…}`). See fanout-alloc.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { resolveChannel, type Message } from '@switchyard/shared';
+import { tenantOf } from '@switchyard/testkit';
+import { SendResult, type Conn } from '../src/core/session.js';
+import { startCore } from './harness.js';
+
+// Run by fanout-alloc.test.ts with --expose-gc and a 64 MB young generation, so no scavenge
+// can fall inside a measurement window and hide what it allocated.
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => { throw new Error('run with --expose-gc'); });
+
+/** A socket that takes every frame and keeps nothing: only the hub's own allocations remain. */
+class NullConn implements Conn {
+  sends = 0;
+  send(): number {
+    this.sends++;
+    return SendResult.Success;
+  }
+  bufferedAmount(): number {
+    return 0;
+  }
+  cork(fn: () => void): void {
+    fn();
+  }
+  end(): void {}
+}
+
+const BROADCASTS = 200;
+
+/**
+ * Bytes in the young generation, where short-lived objects (anything made per subscriber)
+ * are allocated; the optimizing compiler's output lands elsewhere and would blur the figure.
+ */
+const youngBytes = (): number => getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space')?.space_used_size ?? NaN;
+
+/**
+ * Young-generation bytes one broadcast allocates with `n` subscribers of two faces (site and otter),
+ * measured between two forced GCs; retried when a GC ran inside the window (it would hide
+ * allocations).
+ */
+async function bytesPerBroadcast(n: number): Promise<number> {
+  const core = startCore();
+  const demo = tenantOf(core.tenants, 'demo');
+  const ref = resolveChannel(demo, 'room');
+  const conn = new NullConn();
+  for (let i = 0; i < n; i++) {
+    const c = await core.connect(i % 2 === 0 ? 'site' : 'otter', i % 2 === 0 ? '/ws?site=demo' : '/otter?tenant=demo', { conn });
+    core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: ref }));
+  }
+  const greetings = conn.sends; // otter greets each connection
+  let seq = 0;
+  const batch = (): Message[] => Array.from({ length: BROADCASTS }, () => ({ seq: ++seq, time: 1_795_000_000_000, data: '{"text":"hello, subscribers"}' }));
+  for (let warm = 0; warm < 5; warm++) for (const m of batch()) core.hub.broadcast(ref, m);
+  let gcs: number[] = [];
+  const obs = new PerformanceObserver((list) => gcs.push(...list.getEntries().map((e) => e.startTime)));
+  obs.observe({ entryTypes: ['gc'] });
+  // The least of several windows: the steady state, once the JIT has settled (a window that
+  // still runs unoptimized code sees iterator results allocated per step; one that a GC
+  // crossed is left out). Anything the loop itself allocates per subscriber is in every window.
+  let least = Infinity;
+  let sent = 5 * n * BROADCASTS; // the warm-up
+  try {
+    for (let window = 0; window < 8; window++) {
+      const msgs = batch();
+      gc();
+      gc();
+      gcs = [];
+      const t0 = performance.now();
+      const before = youngBytes();
+      for (const m of msgs) core.hub.broadcast(ref, m);
+      const after = youngBytes();
+      const t1 = performance.now();
+      await new Promise((r) => setImmediate(r)); // let the observer report GCs of the window
+      if (gcs.every((t) => t < t0 || t > t1)) least = Math.min(least, (after - before) / BROADCASTS);
+      sent += n * BROADCASTS;
+    }
+  } finally {
+    obs.disconnect();
+  }
+  assert.equal(conn.sends - greetings, sent, 'every subscriber got every broadcast');
+  assert.ok(Number.isFinite(least), 'a GC ran inside every measurement window');
+  return least;
+}
+
+const out: Record<number, number> = {};
+for (const n of [1, 100, 1000]) out[n] = await bytesPerBroadcast(n);
+process.stdout.write(JSON.stringify(out));

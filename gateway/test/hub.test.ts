@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode, resolveChannel, type ChannelRef } from '@switchyard/shared';
+import { tenantOf } from '@switchyard/testkit';
+import { settle, startCore, type Client, type Core } from './harness.js';
+
+const chan = (core: Core, name: string): ChannelRef => resolveChannel(tenantOf(core.tenants, 'demo'), name);
+const publish = (core: Core, name: string, data: unknown) => core.engine.broker.publish(chan(core, name), JSON.stringify(data));
+/** Seqs of the site-dialect channel messages a client received. */
+const ords = (c: Client): number[] =>
+  c.take().flatMap((f) => {
+    const m = JSON.parse(f as string) as { message?: string; ord?: number };
+    return m.message !== undefined ? [m.ord as number] : [];
+  });
+const site = (core: Core) => core.connect('site', '/ws?site=demo');
+
+test('hub: replay and live messages published during the subscribe join with no hole, duplicate or reordering', async () => {
+  const core = startCore();
+  for (let i = 1; i <= 5; i++) await publish(core, 'chat:r', i);
+  const c = await site(core);
+  const ref = chan(core, 'chat:r');
+  const pending = core.hub.subscribe(c.s, { channel: ref, from: { after: 2 } });
+  // Published before the history is read (in the replay and held) and after (held only).
+  await publish(core, 'chat:r', 6);
+  const sub = await pending;
+  await publish(core, 'chat:r', 7);
+  assert.deepEqual(ords(c), [], 'nothing before activate');
+  core.hub.activate(c.s, sub);
+  await publish(core, 'chat:r', 8);
+  assert.deepEqual(ords(c), [3, 4, 5, 6, 7, 8]);
+  assert.equal(c.conn.corks, 1, 'replay and held messages leave in one corked write');
+});
+
+test('hub: a live-only subscriber gets every message held while it subscribed, and nothing older', async () => {
+  const core = startCore();
+  await publish(core, 'r', 'old');
+  const c = await site(core);
+  const pending = core.hub.subscribe(c.s, { channel: chan(core, 'r') });
+  await publish(core, 'r', 'held');
+  core.hub.activate(c.s, await pending);
+  assert.deepEqual(ords(c), [2]);
+});
+
+test('hub: an unsubscribe while subscribing wins; the subscribe fails and leaves nothing behind', async () => {
+  const core = startCore();
+  const c = await site(core);
+  const ref = chan(core, 'chat:x');
+  const pending = core.hub.subscribe(c.s, { channel: ref });
+  assert.equal(core.hub.unsubscribe(c.s, ref), true);
+  await assert.rejects(pending, (e: { code?: number }) => e.code === ErrorCode.NotSubscribed);
+  assert.equal(core.hub.channelCount, 0);
+  assert.equal(core.hub.subscriptions, 0);
+  assert.deepEqual(await core.engine.presence.list(ref), [], 'presence left too');
+});
+
+test('hub: the subscription limit holds per connection, and a freed slot can be reused', async () => {
+  const core = startCore({ maxSubscriptions: 2 });
+  const c = await site(core);
+  for (const n of ['a', 'b']) core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, n) }));
+  await assert.rejects(core.hub.subscribe(c.s, { channel: chan(core, 'c') }), (e: { code?: number }) => e.code === ErrorCode.LimitExceeded);
+  await assert.rejects(core.hub.subscribe(c.s, { channel: chan(core, 'a') }), (e: { code?: number }) => e.code === ErrorCode.AlreadySubscribed);
+  core.hub.unsubscribe(c.s, chan(core, 'a'));
+  core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'c') }));
+  assert.deepEqual(core.hub.channelsOf(c.s).map((r) => r.name).sort(), ['b', 'c']);
+  assert.equal(core.hub.channelCount, 2, 'channel a was released');
+});
+
+test('hub: a slow consumer is closed with 4100 after a gap-free prefix; a fast one on the channel gets everything', async () => {
+  const core = startCore({ maxBufferedBytes: 200 });
+  const fast = await site(core);
+  const slow = await site(core);
+  for (const c of [fast, slow]) core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'r') }));
+  slow.conn.buffered = 1; // its socket stops draining
+  for (let i = 1; i <= 10; i++) await publish(core, 'r', 'x'.repeat(40));
+  await settle();
+  assert.deepEqual(ords(fast), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  const got = ords(slow);
+  assert.ok(got.length > 0 && got.length < 10, `a prefix: ${got.join(',')}`);
+  assert.deepEqual(got, got.map((_, i) => i + 1), 'gap-free');
+  assert.deepEqual(slow.conn.ended, { code: 4100, reason: 'slow consumer: send buffer limit exceeded' });
+  assert.equal(core.metrics.stats.slowConsumerCloses, 1);
+});
+
+test('hub: presence lists subscribers of presence namespaces, and of any channel when the target asks', async () => {
+  const core = startCore();
+  const c = await site(core);
+  core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'chat:p') }));
+  core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'plain'), presence: true }));
+  core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'other') }));
+  assert.deepEqual(await core.hub.presence(chan(core, 'chat:p')), [{ conn: c.s.id }]);
+  assert.deepEqual(await core.hub.presence(chan(core, 'plain')), [{ conn: c.s.id }]);
+  assert.deepEqual(await core.hub.presence(chan(core, 'other')), []);
+  c.close();
+  assert.deepEqual(await core.hub.presence(chan(core, 'plain')), [], 'a closed connection leaves');
+  assert.equal(core.hub.subscriptions, 0);
+});
