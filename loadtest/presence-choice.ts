@@ -6,7 +6,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { startNatsServer } from '../shared/test/nats-server.js';
+import { startNatsServer } from '@switchyard/testkit';
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);

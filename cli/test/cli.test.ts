@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from '@switchyard/testkit';
 import { withDeadline } from './helpers.js';
 import { BIN, ROOT, listeningPort, run } from './cli-process.js';
 
@@ -95,7 +96,7 @@ test('cli: with an unreachable NATS, a busy port still exits 1 and SIGTERM still
 });
 
 test('cli: `switchyard control-api` and `switchyard gateway` with --nats form a cluster', async (t) => {
-  const { startNatsServer } = await import('../../shared/test/nats-server.js');
+  const { startNatsServer } = await import('@switchyard/testkit');
   const { Client } = await import('./helpers.js');
   const nats = await startNatsServer();
   t.after(() => nats.stop());
@@ -103,13 +104,8 @@ test('cli: `switchyard control-api` and `switchyard gateway` with --nats form a 
   const cp = run(t, ['control-api', ...common]);
   const gw = run(t, ['gateway', ...common, '--node-id', 'gw1']);
   const [cpPort, gwPort] = await Promise.all([listeningPort(cp), listeningPort(gw)]);
-  const ready = async (port: number): Promise<void> => {
-    const deadline = Date.now() + 10_000;
-    while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) {
-      assert.ok(Date.now() < deadline, `port ${port} not ready`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const ready = (port: number) =>
+    eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, `port ${port} ready`, { timeoutMs: 10_000, everyMs: 50 });
   await ready(cpPort);
   await ready(gwPort);
   const auth = { authorization: 'Bearer demo-backend-secret', 'content-type': 'application/json' };
@@ -162,9 +158,7 @@ test('cli: the WSaaS seed variables API_URI, WS_HOSTNAME and LOG_LEVEL configure
   assert.equal(posts.length, 1);
   assert.match(posts[0]!.ws_uri, /^http:\/\/api\.example\.test:8443\/v1\/connections\/[^/]+$/);
   // The connection's debug line reaches our pipe on its own schedule, not before the 101.
-  const deadline = Date.now() + 5000;
-  while (!/"level":20/.test(r.stdout()) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
-  assert.match(r.stdout(), /"level":20/, 'LOG_LEVEL=DEBUG turned debug logs on');
+  await eventually(() => /"level":20/.test(r.stdout()), 'LOG_LEVEL=DEBUG turned debug logs on');
   c.close();
   r.child.kill('SIGTERM');
   await withDeadline(r.exit, 10_000, 'no exit');

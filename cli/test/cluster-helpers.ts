@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createLogger } from '@switchyard/shared';
 import { NatsEngine } from '@switchyard/shared/nats';
 import { startServer, type RunningServer, type Role } from '../src/server.js';
-import { startNatsServer, type NatsServer } from '../../shared/test/nats-server.js';
+import { startNatsServer, type NatsServer } from '@switchyard/testkit';
 import { tenants } from './helpers.js';
 
 export interface Node {

@@ -1,40 +1,12 @@
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { unpack } from 'msgpackr';
-import { createLogger, parseTenants, type TenantRegistry } from '@switchyard/shared';
+import { createLogger, type TenantRegistry } from '@switchyard/shared';
+import { testTenants, withDeadline } from '@switchyard/testkit';
 import { startServer, type RunningServer, type ServerOptions } from '../src/server.js';
 
-export const TENANTS = {
-  adminToken: 'test-admin-token',
-  tenants: {
-    demo: {
-      secret: 'demo-client-secret',
-      postSecret: 'demo-post-secret',
-      backendSecret: 'demo-backend-secret',
-      namespaces: {
-        chat: { history: 100, historyTtlSeconds: 3600, presence: true, clientPublish: true },
-        small: { history: 3 },
-        live: { history: 0 },
-        logs: { history: 100 },
-      },
-      monorail: {
-        resources: {
-          nodes: { type: 'collection' },
-          catalogs: { type: 'collection', idField: 'catalogId' },
-          'workflow-logs': { type: 'topic', channel: 'logs:workflows' },
-        },
-      },
-    },
-    other: {
-      secret: 'other-client-secret',
-      postSecret: 'other-post-secret',
-      backendSecret: 'other-backend-secret',
-      anonymous: true,
-    },
-  },
-};
-
-export const tenants = (): TenantRegistry => parseTenants(TENANTS);
+export { TENANTS, withDeadline } from '@switchyard/testkit';
+export const tenants = (): TenantRegistry => testTenants();
 
 /** Starts a dev-role server on a free port, closed when the test ends. */
 export async function startDev(t: TestContext, over: Partial<ServerOptions> = {}): Promise<RunningServer> {
@@ -152,19 +124,6 @@ export class Client {
   }
 }
 
-export async function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Opens a client and closes it when the test ends. */
 export async function connect(t: TestContext, url: string, protocols?: string | string[]): Promise<Client> {

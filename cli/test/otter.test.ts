@@ -1,6 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { eventually, testTenants } from '@switchyard/testkit';
 import { backend, connect, http, startDev, wsUrl, type Client } from './helpers.js';
 import { startCluster } from './cluster-helpers.js';
 import type { RunningServer } from '../src/server.js';
@@ -45,13 +46,11 @@ async function clientsOf(s: RunningServer, channel: string): Promise<{ id: strin
 }
 
 async function untilClients(s: RunningServer, channel: string, n: number): Promise<{ id: string; presence?: string }[]> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const list = await clientsOf(s, channel);
-    if (list.length === n) return list;
-    assert.ok(Date.now() < deadline, `expected ${n} clients on ${channel}, have ${JSON.stringify(list)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  let list: { id: string; presence?: string }[] = [];
+  return eventually(async () => {
+    list = await clientsOf(s, channel);
+    return list.length === n && list;
+  }, `${n} clients on ${channel} (have ${JSON.stringify(list)})`);
 }
 
 test('otter: on connect the server sends the connection id; commands succeed silently', async (t) => {
@@ -85,9 +84,7 @@ test('otter: errors echo the whole original command in `from`', async (t) => {
 });
 
 test('otter: with requireAuth, sub and pub need auth first', async (t) => {
-  const { parseTenants } = await import('@switchyard/shared');
-  const { TENANTS } = await import('./helpers.js');
-  const strict = parseTenants({ ...TENANTS, tenants: { ...TENANTS.tenants, demo: { ...TENANTS.tenants.demo, otter: { requireAuth: true } } } });
+  const strict = testTenants({ otter: { requireAuth: true } });
   const s = await startDev(t, { tenants: strict });
   const a = await client(t, s);
   a.c.send({ command: 'sub', channel: 'c' });

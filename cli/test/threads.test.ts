@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signClientToken } from '@switchyard/shared';
+import { eventually } from '@switchyard/testkit';
 import { startCluster } from './cluster-helpers.js';
 import { TENANTS, connect, publish, withDeadline, type Client } from './helpers.js';
 import { autoThreads, cgroupCpuLimit } from '../src/threads.js';
@@ -19,11 +20,7 @@ function tenantsFile(): string {
 async function startThreadedGateway(t: TestContext, natsUrl: string, prefix: string, threads: string): Promise<Run & { port: number }> {
   const gw = run(t, ['gateway', '--port', '0', '--host', '127.0.0.1', '--nats', natsUrl, '--nats-prefix', prefix, '--tenants', tenantsFile(), '--node-id', 'tg', '--threads', threads]);
   const port = await listeningPort(gw, 15_000);
-  const deadline = Date.now() + 10_000;
-  while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) {
-    assert.ok(Date.now() < deadline, 'threaded gateway never became ready');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 'the threaded gateway is ready', { timeoutMs: 10_000, everyMs: 50 });
   return { ...gw, port };
 }
 

@@ -2,8 +2,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseTenants } from '@switchyard/shared';
-import { Client, TENANTS, backend, http, startDev, wsUrl, withDeadline } from './helpers.js';
+import { eventually, testTenants } from '@switchyard/testkit';
+import { Client, backend, http, startDev, wsUrl, withDeadline } from './helpers.js';
 import { startCluster } from './cluster-helpers.js';
 import type { RunningServer } from '../src/server.js';
 
@@ -16,14 +16,12 @@ interface Call {
 /** A real HTTP backend (node:http) that records every webhook call. */
 async function startBackend(t: TestContext, answer: (c: Call, res: ServerResponse) => void = (c, res) => ok(res)) {
   const calls: Call[] = [];
-  const waiters: (() => void)[] = [];
   const server = createServer((req: IncomingMessage, res) => {
     let raw = '';
     req.on('data', (d) => (raw += d));
     req.on('end', () => {
       const call = { method: req.method ?? '', authorization: req.headers.authorization, body: raw === '' ? undefined : JSON.parse(raw) };
       calls.push(call);
-      for (const w of waiters.splice(0)) w();
       answer(call, res);
     });
   });
@@ -34,11 +32,7 @@ async function startBackend(t: TestContext, answer: (c: Call, res: ServerRespons
     calls,
     /** Waits until `n` calls have arrived. */
     async until(n: number, ms = 5000): Promise<Call[]> {
-      const deadline = Date.now() + ms;
-      while (calls.length < n) {
-        assert.ok(Date.now() < deadline, `only ${calls.length} of ${n} webhook calls: ${JSON.stringify(calls)}`);
-        await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 100); });
-      }
+      await eventually(() => calls.length >= n, `${n} webhook calls (have ${JSON.stringify(calls)})`, { timeoutMs: ms });
       return calls;
     },
   };
@@ -71,7 +65,7 @@ function ok(res: ServerResponse): void {
 }
 
 function tenantsWith(webhook: Record<string, unknown>) {
-  return parseTenants({ ...TENANTS, tenants: { ...TENANTS.tenants, demo: { ...TENANTS.tenants.demo, webhook } } });
+  return testTenants({ webhook });
 }
 
 async function open(t: TestContext, s: RunningServer, path = '/hook/chat?tenant=demo'): Promise<Client> {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChannelBits } from '../src/core/bitset.js';
+import { seededRandom } from '@switchyard/testkit';
 
 const ids = (b: ChannelBits): number[] => {
   const out: number[] = [];
@@ -8,17 +9,6 @@ const ids = (b: ChannelBits): number[] => {
   return out;
 };
 
-/** Deterministic PRNG (mulberry32) so failures are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('empty set: has nothing, forEach calls nothing', () => {
   const b = new ChannelBits();
@@ -124,7 +114,7 @@ test('forEach visits ids lowest first', () => {
 
 test('matches a Set<number> over random operations', () => {
   for (const seed of [1, 2, 3, 42]) {
-    const next = rng(seed);
+    const next = seededRandom(seed);
     const b = new ChannelBits(seed === 42 ? 1 : 64);
     const ref = new Set<number>();
     // ids cluster near word boundaries and spread across growth steps

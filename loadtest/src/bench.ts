@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { now, type Kind } from './protocol.js';
 import { cpuSeconds, rssBytes } from './proc.js';
-import { startNatsServer } from '../../shared/test/nats-server.js';
+import { startNatsServer } from '@switchyard/testkit';
 
 /** The servers compared: the baseline, Switchyard on one node, Switchyard as a cluster. */
 type ServerKind = Kind | `cluster:${number}`;

@@ -1,29 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EmbeddedEngine } from '../src/engine/embedded.js';
-import { parseTenants } from '../src/config/tenants.js';
+import { tenantOf, testTenants } from '@switchyard/testkit';
 import { resolveChannel } from '../src/model/channel.js';
 import type { Message } from '../src/model/message.js';
 import { engineContract } from './engine-contract.js';
 
 engineContract('embedded', () => new EmbeddedEngine());
 
-const registry = parseTenants({
-  adminToken: 'embedded-admin-token',
-  tenants: {
-    t1: {
-      secret: 't1-client-secret',
-      postSecret: 't1-post-secret',
-      backendSecret: 't1-backend-secret',
-      namespaces: {
-        ttl: { history: 10, historyTtlSeconds: 60 },
-        short: { history: 3 },
-      },
-    },
+const registry = testTenants({
+  namespaces: {
+    ttl: { history: 10, historyTtlSeconds: 60 },
+    short: { history: 3 },
   },
 });
-const t1 = registry.tenants.get('t1');
-if (t1 === undefined) throw new Error('tenant t1 missing');
+const t1 = tenantOf(registry, 'demo');
 
 test('embedded: kind is "embedded"', () => {
   assert.equal(new EmbeddedEngine().kind, 'embedded');

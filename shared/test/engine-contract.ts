@@ -11,7 +11,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { parseTenants } from '../src/config/tenants.js';
+import { testTenants, withDeadline } from '@switchyard/testkit';
 import { resolveChannel, type ChannelRef } from '../src/model/channel.js';
 import type { Tenant } from '../src/model/tenant.js';
 import type { ClientInfo, Message } from '../src/model/message.js';
@@ -20,25 +20,8 @@ import type { Engine, PresenceEntry } from '../src/engine/engine.js';
 const DEADLINE_MS = 2_000;
 
 /** The tenants every contract channel belongs to (engines that plan per-tenant storage need them). */
-export const registry = parseTenants({
-  adminToken: 'contract-admin-token',
-  tenants: {
-    alpha: {
-      secret: 'alpha-client-secret',
-      postSecret: 'alpha-post-secret',
-      backendSecret: 'alpha-backend-secret',
-      namespaces: {
-        chat: { history: 50, presence: true, clientPublish: true },
-        live: { history: 0 },
-      },
-    },
-    beta: {
-      secret: 'beta-client-secret',
-      postSecret: 'beta-post-secret',
-      backendSecret: 'beta-backend-secret',
-    },
-  },
-});
+/** The test fixture: tenants `demo` (chat keeps 100 with presence, live keeps none) and `other`. */
+export const registry = testTenants();
 
 function tenant(id: string): Tenant {
   const t = registry.tenants.get(id);
@@ -52,17 +35,7 @@ const fresh = (prefix = ''): string => `${prefix}contract-${randomUUID()}`;
 const ch = (tenantId: string, name: string): ChannelRef => resolveChannel(tenant(tenantId), name);
 
 /** Resolves `p`, or rejects once the deadline passes. */
-async function within<T>(p: Promise<T>, what: string, ms = DEADLINE_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const within = <T>(p: Promise<T>, what: string, ms = DEADLINE_MS): Promise<T> => withDeadline(p, ms, `timed out waiting for ${what}`);
 
 interface Delivery {
   readonly key: string;
@@ -134,7 +107,7 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('a never-published channel has empty history, last 0, complete', async () => {
       await withEngine(make, async (e) => {
-        const c = ch('alpha', fresh());
+        const c = ch('demo', fresh());
         for (const after of [0, -1, 5]) {
           const page = await e.history.read(c, after);
           assert.deepEqual(page.messages, [], `after=${after}`);
@@ -148,7 +121,7 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('publish assigns growing, contiguous seqs per channel, each after the previous', async () => {
       await withEngine(make, async (e) => {
-        const c = ch('alpha', fresh());
+        const c = ch('demo', fresh());
         const before = await e.history.read(c, -1);
         const got: number[] = [];
         for (let i = 0; i < 6; i++) got.push((await e.broker.publish(c, JSON.stringify(i))).seq);
@@ -161,7 +134,7 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('publish resolves with the stored message: data, from and time', async () => {
       await withEngine(make, async (e) => {
-        const c = ch('alpha', fresh());
+        const c = ch('demo', fresh());
         const from: ClientInfo = { conn: 'conn-1', user: 'alice', info: '{"name":"Alice"}' };
         const m1 = await e.broker.publish(c, '{"text":"hi"}', from);
         const m2 = await e.broker.publish(c, '[1,2,3]');
@@ -180,7 +153,7 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('history read after N returns exactly the messages with seq > N, in order', async () => {
       await withEngine(make, async (e) => {
-        const c = ch('alpha', fresh());
+        const c = ch('demo', fresh());
         const published: Message[] = [];
         for (let i = 1; i <= 10; i++) published.push(await e.broker.publish(c, JSON.stringify({ i })));
         const first = (published[0] as Message).seq;
@@ -204,7 +177,7 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('history read after -1 returns only the last message', async () => {
       await withEngine(make, async (e) => {
-        const c = ch('alpha', fresh());
+        const c = ch('demo', fresh());
         await e.broker.publish(c, '"a"');
         await e.broker.publish(c, '"b"');
         const m3 = await e.broker.publish(c, '"c"');
@@ -217,25 +190,26 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('history trimmed by size: read(0) is incomplete and holds the newest `history` messages', async () => {
       await withEngine(make, async (e) => {
-        const c = ch('alpha', fresh('chat:')); // chat keeps 50
-        assert.equal(c.opts.history, 50);
+        const c = ch('demo', fresh('small:')); // small keeps 3
+        const keep = c.opts.history;
+        assert.equal(keep, 3);
         let last = 0;
-        for (let i = 0; i < 60; i++) last = (await e.broker.publish(c, String(i))).seq;
-        const page = await e.history.read(c, last - 60);
-        assert.deepEqual(seqsOf(page.messages), range(last - 49, last));
+        for (let i = 0; i < keep + 10; i++) last = (await e.broker.publish(c, String(i))).seq;
+        const page = await e.history.read(c, last - (keep + 10));
+        assert.deepEqual(seqsOf(page.messages), range(last - keep + 1, last));
         assert.equal(page.complete, false);
         // `complete` may be conservative only where the resume point itself was trimmed;
         // from a seq the history still holds it must be exact.
-        const inside = await e.history.read(c, last - 49);
-        assert.deepEqual(seqsOf(inside.messages), range(last - 48, last));
+        const inside = await e.history.read(c, last - keep + 1);
+        assert.deepEqual(seqsOf(inside.messages), range(last - keep + 2, last));
         assert.equal(inside.complete, true);
       });
     });
 
     test('channels are independent: seqs and history per channel', async () => {
       await withEngine(make, async (e) => {
-        const a = ch('alpha', fresh());
-        const b = ch('alpha', fresh());
+        const a = ch('demo', fresh());
+        const b = ch('demo', fresh());
         const a1 = await e.broker.publish(a, '"a1"');
         const b1 = await e.broker.publish(b, '"b1"');
         const a2 = await e.broker.publish(a, '"a2"');
@@ -257,8 +231,8 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
     test('tenants are independent: the same channel name in two tenants does not mix', async () => {
       await withEngine(make, async (e, inbox) => {
         const name = fresh();
-        const a = ch('alpha', name);
-        const b = ch('beta', name);
+        const a = ch('demo', name);
+        const b = ch('other', name);
         assert.notEqual(a.key, b.key);
         const a1 = await e.broker.publish(a, '"alpha-1"');
         const a2 = await e.broker.publish(a, '"alpha-2"');
@@ -278,13 +252,13 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
         assert.deepEqual(got.map((m) => m.data), ['"alpha-3"']);
         assert.equal((got[0] as Message).seq, a3.seq);
         assert.deepEqual(inbox.for(b), []);
-        for (const d of inbox.got) assert.equal(d.ch.tenant, 'alpha');
+        for (const d of inbox.got) assert.equal(d.ch.tenant, 'demo');
       });
     });
 
     test('delivery: subscribed channel receives its messages in order', async () => {
       await withEngine(make, async (e, inbox) => {
-        const c = ch('alpha', fresh());
+        const c = ch('demo', fresh());
         await e.broker.subscribe(c);
         const published: Message[] = [];
         for (let i = 0; i < 20; i++) published.push(await e.broker.publish(c, JSON.stringify({ i })));
@@ -295,14 +269,14 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
         for (const d of inbox.got) {
           assert.equal(d.ch.key, c.key);
           assert.equal(d.ch.name, c.name);
-          assert.equal(d.ch.tenant, 'alpha');
+          assert.equal(d.ch.tenant, 'demo');
         }
       });
     });
 
     test('delivery: concurrent publishes arrive in seq order', async () => {
       await withEngine(make, async (e, inbox) => {
-        const c = ch('alpha', fresh());
+        const c = ch('demo', fresh());
         await e.broker.subscribe(c);
         const published = await Promise.all(range(1, 15).map((i) => e.broker.publish(c, String(i))));
         const seqs = seqsOf(published).sort((x, y) => x - y);
@@ -314,7 +288,7 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('delivery carries `from` as published', async () => {
       await withEngine(make, async (e, inbox) => {
-        const c = ch('alpha', fresh());
+        const c = ch('demo', fresh());
         await e.broker.subscribe(c);
         const from: ClientInfo = { conn: 'c-9', user: 'bob' };
         const m = await e.broker.publish(c, '"x"', from);
@@ -326,8 +300,8 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('delivery: only channels with subscribe() interest are delivered', async () => {
       await withEngine(make, async (e, inbox) => {
-        const quiet = ch('alpha', fresh());
-        const loud = ch('alpha', fresh());
+        const quiet = ch('demo', fresh());
+        const loud = ch('demo', fresh());
         await e.broker.subscribe(loud);
         await e.broker.publish(quiet, '"nobody listens"');
         await e.broker.publish(quiet, '"still nobody"');
@@ -341,7 +315,7 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('delivery: messages published before subscribe() are not delivered', async () => {
       await withEngine(make, async (e, inbox) => {
-        const c = ch('alpha', fresh());
+        const c = ch('demo', fresh());
         await e.broker.publish(c, '"early"');
         await e.broker.subscribe(c);
         const m = await e.broker.publish(c, '"late"');
@@ -353,8 +327,8 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('delivery: nothing after unsubscribe()', async () => {
       await withEngine(make, async (e, inbox) => {
-        const c = ch('alpha', fresh());
-        const sentinel = ch('alpha', fresh());
+        const c = ch('demo', fresh());
+        const sentinel = ch('demo', fresh());
         await e.broker.subscribe(c);
         await e.broker.subscribe(sentinel);
         const m1 = await e.broker.publish(c, '"before"');
@@ -373,8 +347,8 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('subscribe and unsubscribe are idempotent; resubscribe delivers again', async () => {
       await withEngine(make, async (e, inbox) => {
-        const c = ch('alpha', fresh());
-        const sentinel = ch('alpha', fresh());
+        const c = ch('demo', fresh());
+        const sentinel = ch('demo', fresh());
         await e.broker.subscribe(sentinel);
         await e.broker.subscribe(c);
         await e.broker.subscribe(c);
@@ -400,7 +374,7 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('unsubscribe of a never-subscribed channel is harmless', async () => {
       await withEngine(make, async (e, inbox) => {
-        const c = ch('alpha', fresh());
+        const c = ch('demo', fresh());
         await e.broker.unsubscribe(c);
         await e.broker.subscribe(c);
         const m = await e.broker.publish(c, '"ok"');
@@ -411,8 +385,8 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('presence: join, list, replace, leave (idempotent)', async () => {
       await withEngine(make, async (e) => {
-        const c = ch('alpha', fresh('chat:'));
-        const other = ch('alpha', fresh('chat:'));
+        const c = ch('demo', fresh('chat:'));
+        const other = ch('demo', fresh('chat:'));
         assert.deepEqual(await e.presence.list(c), []);
 
         await e.presence.join(c, { conn: 'c1', user: 'alice', info: { name: 'Alice' } });
@@ -453,8 +427,8 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
     test('presence is per tenant', async () => {
       await withEngine(make, async (e) => {
         const name = fresh();
-        const a = ch('alpha', name);
-        const b = ch('beta', name);
+        const a = ch('demo', name);
+        const b = ch('other', name);
         await e.presence.join(a, { conn: 'ca' });
         assert.deepEqual(await e.presence.list(b), []);
         await e.presence.join(b, { conn: 'cb' });
@@ -467,7 +441,7 @@ export function engineContract(name: string, make: () => Promise<Engine> | Engin
 
     test('history 0 namespace: no history kept, seqs still assigned, messages still delivered', async () => {
       await withEngine(make, async (e, inbox) => {
-        const c = ch('alpha', fresh('live:'));
+        const c = ch('demo', fresh('live:'));
         assert.equal(c.namespace, 'live');
         assert.equal(c.opts.history, 0);
         await e.broker.subscribe(c);

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GapSequencer } from '../src/engine/nats/gap-sequencer.js';
+import { seededRandom } from '@switchyard/testkit';
 
 interface M {
   readonly seq: number;
@@ -181,7 +182,7 @@ describe('gap sequencer', () => {
 
   test('simulation: lost live messages, late fills and catch-ups still deliver every stored message once, in order', () => {
     for (let seed = 1; seed <= 300; seed++) {
-      const rnd = mulberry32(seed);
+      const rnd = seededRandom(seed);
       // One channel's stored seqs: growing with holes (the namespace's other channels).
       const stored: number[] = [];
       for (let seq = 0, i = 0; i < 120; i++) stored.push((seq += 1 + Math.floor(rnd() * 3)));
@@ -216,14 +217,3 @@ describe('gap sequencer', () => {
   });
 });
 
-/** A small seeded PRNG, so a failing seed can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { resolveChannel } from '../src/model/channel.js';
 import { engineContract, registry } from './engine-contract.js';
-import { startNatsServer, type NatsServer } from './nats-server.js';
+import { eventually, startNatsServer, testTenants, withDeadline, type NatsServer } from '@switchyard/testkit';
 
 let nats: NatsServer;
 before(async () => {
@@ -37,14 +37,7 @@ async function makeEngine(prefix = `t${randomBytes(4).toString('hex')}`, more: P
 }
 
 /** Resolves `p`, or rejects once `ms` pass. */
-async function within<T>(p: Promise<T>, what: string, ms = 5_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const within = <T>(p: Promise<T>, what: string, ms = 5_000): Promise<T> => withDeadline(p, ms, `timed out waiting for ${what}`);
 
 engineContract('nats', () => makeEngine());
 
@@ -55,7 +48,7 @@ describe('nats engine', () => {
     const b = await makeEngine(prefix);
     try {
       const { resolveChannel } = await import('../src/model/channel.js');
-      const ch = resolveChannel(registry.tenants.get('alpha')!, 'chat:shared');
+      const ch = resolveChannel(registry.tenants.get('demo')!, 'chat:shared');
       const got: number[] = [];
       let resolveAll!: () => void;
       const all = new Promise<void>((r) => (resolveAll = r));
@@ -86,23 +79,10 @@ describe('nats engine: gaps', () => {
     const gw = await makeEngine(prefix);
     try {
       const { resolveChannel } = await import('../src/model/channel.js');
-      const ch = resolveChannel(registry.tenants.get('alpha')!, 'chat:gappy');
+      const ch = resolveChannel(registry.tenants.get('demo')!, 'chat:gappy');
       const got: number[] = [];
-      const waiters: (() => void)[] = [];
-      gw.broker.setDeliveryHandler((_c, m) => {
-        got.push(m.seq);
-        for (const w of waiters.splice(0)) w();
-      });
-      const until = async (n: number): Promise<void> => {
-        const deadline = Date.now() + 3000;
-        while (got.length < n) {
-          assert.ok(Date.now() < deadline, `only ${got.length} of ${n} delivered: ${got}`);
-          await new Promise<void>((r) => {
-            waiters.push(r);
-            setTimeout(r, 100);
-          });
-        }
-      };
+      gw.broker.setDeliveryHandler((_c, m) => got.push(m.seq));
+      const until = (n: number) => eventually(() => got.length >= n, `${n} delivered (have ${got.length})`, { timeoutMs: 3000 });
       await gw.broker.subscribe(ch);
       const s1 = (await pub.broker.publish(ch, '1')).seq;
       await until(1);
@@ -134,7 +114,7 @@ describe('nats engine: interest', () => {
     const e = await makeEngine();
     try {
       const { resolveChannel } = await import('../src/model/channel.js');
-      const ch = resolveChannel(registry.tenants.get('alpha')!, 'chat:race');
+      const ch = resolveChannel(registry.tenants.get('demo')!, 'chat:race');
       const a = e.broker.subscribe(ch);
       const b = e.broker.unsubscribe(ch);
       await Promise.all([a, b]);
@@ -146,8 +126,7 @@ describe('nats engine: interest', () => {
       const got: number[] = [];
       e.broker.setDeliveryHandler((_c, m) => got.push(m.seq));
       const { seq } = await e.broker.publish(ch, '1');
-      const deadline = Date.now() + 2000;
-      while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await eventually(() => got.length > 0, 'the message is delivered', { timeoutMs: 2000, everyMs: 10 });
       assert.deepEqual(got, [seq]);
     } finally {
       await e.close();
@@ -162,18 +141,7 @@ describe('nats engine: streams', () => {
     const again = await makeEngine(prefix); // same plan: no error, nothing changes
     await again.close();
     await first.close();
-    const { parseTenants } = await import('../src/config/tenants.js');
-    const changed = parseTenants({
-      adminToken: 'contract-admin-token',
-      tenants: {
-        alpha: {
-          secret: 'alpha-client-secret',
-          postSecret: 'alpha-post-secret',
-          backendSecret: 'alpha-backend-secret',
-          namespaces: { chat: { history: 7, historyTtlSeconds: 60 } },
-        },
-      },
-    });
+    const changed = testTenants({ namespaces: { chat: { history: 7, historyTtlSeconds: 60 } } });
     const e = new NatsEngine({ servers: [nats.url], tenants: changed, log: createLogger('silent'), prefix, manageStreams: true, servePresence: false });
     await e.whenStarted();
     await e.close();
@@ -181,10 +149,10 @@ describe('nats engine: streams', () => {
     const { jetstreamManager } = await import('@nats-io/jetstream');
     const nc = await connect({ servers: nats.url });
     try {
-      const info = await (await jetstreamManager(nc)).streams.info(`${prefix.toUpperCase()}_5_alpha_chat`);
+      const info = await (await jetstreamManager(nc)).streams.info(`${prefix.toUpperCase()}_4_demo_chat`);
       assert.equal(info.config.max_msgs_per_subject, 7);
       assert.equal(info.config.max_age, 60 * 1e9);
-      assert.deepEqual(info.config.republish, { src: `${prefix}.h.alpha.chat.>`, dest: `${prefix}.live.alpha.chat.>` });
+      assert.deepEqual(info.config.republish, { src: `${prefix}.h.demo.chat.>`, dest: `${prefix}.live.demo.chat.>` });
     } finally {
       await nc.close();
     }
@@ -215,9 +183,9 @@ describe('nats engine: errors', () => {
     const e = await makeEngine(prefix, { log });
     const nc = await connect({ servers: nats.url });
     try {
-      const ch = resolveChannel(registry.tenants.get('alpha')!, 'chat:vanishing');
+      const ch = resolveChannel(registry.tenants.get('demo')!, 'chat:vanishing');
       await e.broker.publish(ch, '1');
-      await (await jetstreamManager(nc)).streams.delete(`${prefix.toUpperCase()}_5_alpha_chat`);
+      await (await jetstreamManager(nc)).streams.delete(`${prefix.toUpperCase()}_4_demo_chat`);
       await rejectsWith(e.history.read(ch, 0), BROKER_UNAVAILABLE);
       await rejectsWith(e.broker.publish(ch, '2'), 'message could not be stored');
       assert.ok(lines.some((l) => /history read failed/.test(l) && /stream not found/i.test(l)), lines.join(''));
@@ -252,7 +220,7 @@ describe('nats engine: errors', () => {
     });
     try {
       await e.whenStarted();
-      const ch = resolveChannel(registry.tenants.get('alpha')!, 'chat:down');
+      const ch = resolveChannel(registry.tenants.get('demo')!, 'chat:down');
       await e.broker.publish(ch, '1');
       await own.kill();
       // Whether or not the client has noticed yet, only fixed texts may come back.
@@ -273,7 +241,7 @@ describe('nats engine: errors', () => {
   test('no responders: nobody present, the connection gone (the typed check, not the message text)', async () => {
     const e = await makeEngine(undefined, { servePresence: false });
     try {
-      const ch = resolveChannel(registry.tenants.get('alpha')!, 'chat:empty');
+      const ch = resolveChannel(registry.tenants.get('demo')!, 'chat:empty');
       assert.deepEqual(await e.presence.list(ch), []);
       assert.deepEqual(await e.connections.send({ op: 'info', conn: 'ghost:1', authorization: '' }), { status: 'gone' });
       e.nodes.serveStats(() => ({ node: 'n1', role: 'gateway', connections: 1, channels: 0, subscriptions: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 }));
@@ -288,7 +256,7 @@ describe('nats engine: readiness', () => {
   test('subscribe waits for the engine to become ready, then delivers', async () => {
     const e = new NatsEngine({ servers: [nats.url], tenants: registry, log: createLogger('silent'), prefix: `t${randomBytes(4).toString('hex')}`, manageStreams: true, servePresence: true });
     try {
-      const ch = resolveChannel(registry.tenants.get('alpha')!, 'chat:early');
+      const ch = resolveChannel(registry.tenants.get('demo')!, 'chat:early');
       const got: number[] = [];
       let delivered!: () => void;
       const arrived = new Promise<void>((r) => (delivered = r));
@@ -312,10 +280,10 @@ describe('nats engine: readiness', () => {
     const url = unused.url;
     await unused.stop(); // a port where nothing listens now
     const e = new NatsEngine({ servers: [url], tenants: registry, log: createLogger('silent'), manageStreams: false, servePresence: true, readyWaitMs: 100 });
-    const ch = resolveChannel(registry.tenants.get('alpha')!, 'chat:never');
+    const ch = resolveChannel(registry.tenants.get('demo')!, 'chat:never');
     await rejectsWith(e.broker.subscribe(ch), BROKER_UNAVAILABLE);
     assert.equal(e.ready(), false);
-    const pending = e.broker.subscribe(resolveChannel(registry.tenants.get('alpha')!, 'chat:never-2'));
+    const pending = e.broker.subscribe(resolveChannel(registry.tenants.get('demo')!, 'chat:never-2'));
     await e.close();
     await rejectsWith(pending, BROKER_UNAVAILABLE);
     await within(e.whenStarted(), 'the connect loop to stop');

@@ -2,18 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { channelFromToken, channelToken, Subjects } from '../src/engine/nats/subjects.js';
 import { isValidChannel, resolveChannel } from '../src/model/channel.js';
-import { parseTenants } from '../src/config/tenants.js';
+import { seededRandom, tenantOf, testTenants } from '@switchyard/testkit';
 
-/** Deterministic PRNG (mulberry32) so a failure names a reproducible seed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = [
   'a', 'Z', '0', '_', '-', ':', '.', '*', '>', ' ', '%', '/', '$', '~', '@', '\\', '"', '\u00e9', '\u00a0', '\u4e2d', '\u{1F600}', '\u200b', '\uFFFD', '+', '=', ',', '!',
@@ -28,7 +18,7 @@ function randomChannel(next: () => number): string {
 
 test('channel tokens: every valid channel name maps to one subject token and back (property, 20k cases)', () => {
   for (let seed = 1; seed <= 20_000; seed++) {
-    const name = randomChannel(rng(seed));
+    const name = randomChannel(seededRandom(seed));
     if (!isValidChannel(name)) continue;
     const token = channelToken(name);
     assert.match(token, /^[^.*> \t\r\n]+$/, `seed ${seed}: token ${token} is not a single subject token`);
@@ -51,11 +41,7 @@ test('channel tokens: malformed tokens are refused, never mis-decoded', () => {
 });
 
 test('subjects and stream names per tenant namespace', () => {
-  const reg = parseTenants({
-    adminToken: 'admin-token-1',
-    tenants: { demo: { secret: 'secret-123', postSecret: 'secret-456', backendSecret: 'secret-789', namespaces: { chat: {} } } },
-  });
-  const t = reg.tenants.get('demo')!;
+  const t = tenantOf(testTenants(), 'demo');
   const s = new Subjects('sy');
   const chat = resolveChannel(t, 'chat:a.b');
   const plain = resolveChannel(t, 'lobby');

@@ -33,7 +33,8 @@ export class FaceTable {
     if ((spec.encode === undefined) === (spec.deliver === undefined)) {
       throw new Error(`face ${spec.name}: give exactly one of encode and deliver`);
     }
-    const face: Face = Object.freeze({ ...spec, index: this.faces.length });
+    // Every face has the same fields, so the fan-out loop's property reads stay monomorphic.
+    const face: Face = Object.freeze({ name: spec.name, binary: spec.binary, encode: spec.encode, deliver: spec.deliver, index: this.faces.length });
     this.faces.push(face);
     return face;
   }

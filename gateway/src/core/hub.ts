@@ -20,8 +20,6 @@ class ChannelState {
   readonly pending = new Map<Session, Message[]>();
   /** Subscribers listed in the channel's presence. */
   readonly present = new Set<Session>();
-  /** Highest seq delivered on this node; older or repeated messages are not delivered again. */
-  lastSeq = 0;
   readonly nameJson: string;
   /** Settles when the engine relays this channel to this node. */
   ready: Promise<void>;
@@ -95,11 +93,7 @@ export class Hub {
     const id = this.ids.get(ref.key);
     if (id === undefined) return;
     const ch = this.channels[id] as ChannelState;
-    // Seq 0 marks a message of a channel without history in a cluster: nothing to order by.
-    if (msg.seq !== 0) {
-      if (msg.seq <= ch.lastSeq) return;
-      ch.lastSeq = msg.seq;
-    }
+    // Engines hand each message over once, in seq order (Broker's contract): no dedupe here.
     let frames = this.frames;
     if (frames.length !== this.faces.size) frames = this.frames = new Array<Uint8Array | undefined>(this.faces.size);
     frames.fill(undefined);

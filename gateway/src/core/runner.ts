@@ -62,8 +62,8 @@ export class CommandRunner {
     }
     if (!s.busy) {
       this.turn(s, req);
-    } else if (s.queue.length < this.limits.maxQueued) {
-      s.queue.push(req);
+    } else if ((s.queue?.length ?? 0) < this.limits.maxQueued) {
+      (s.queue ??= []).push(req);
     } else {
       this.fail(s, req, new ProtocolError(ErrorCode.LimitExceeded, `at most ${this.limits.maxQueued} requests may wait for an answer`));
     }
@@ -71,7 +71,7 @@ export class CommandRunner {
 
   /** The connection closed: the dialect hears it first, then its subscriptions go. */
   closed(s: Session): void {
-    s.queue.length = 0;
+    s.queue = undefined;
     try {
       s.dialect.closed?.(s);
     } catch (err) {
@@ -105,7 +105,7 @@ export class CommandRunner {
         );
         return;
       }
-      if (s.closed || s.queue.length === 0) return;
+      if (s.closed || s.queue === undefined || s.queue.length === 0) return;
       req = s.queue.shift();
       cmd = undefined;
     }
@@ -114,10 +114,10 @@ export class CommandRunner {
   private resume(s: Session): void {
     s.busy = false;
     if (s.closed) {
-      s.queue.length = 0;
+      s.queue = undefined;
       return;
     }
-    if (s.queue.length > 0) this.turn(s, s.queue.shift());
+    if (s.queue !== undefined && s.queue.length > 0) this.turn(s, s.queue.shift());
   }
 
   /** Starts a command; a promise (that never rejects) while it is still running. */

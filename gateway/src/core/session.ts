@@ -45,8 +45,8 @@ export class Session {
   expiryTimer: NodeJS.Timeout | undefined = undefined;
   /** The dialect's own per-connection state (one slot, the dialect's type). */
   state: unknown;
-  /** Frames waiting for the command in progress (the runner's per-connection order). */
-  readonly queue: unknown[] = [];
+  /** Frames waiting for the command in progress (the runner's per-connection order); made when first needed. */
+  queue: unknown[] | undefined = undefined;
   /** A command of this connection is in progress. */
   busy = false;
 

@@ -9,7 +9,11 @@ import type { Metrics } from '../metrics.js';
  * (cluster mode). Both pass the same contract suite.
  */
 
-/** Receives every message for channels this node has declared interest in, in seq order. */
+/**
+ * Receives every message for channels this node has declared interest in: each message
+ * once, in strictly increasing seq per channel (seq 0, a channel without history in a
+ * cluster, has no order to keep). The hub relies on it and does not dedupe.
+ */
 export type DeliveryHandler = (ch: ChannelRef, msg: Message) => void;
 
 export interface Broker {

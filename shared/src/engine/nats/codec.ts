@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import type { JsMsg, StoredMsg } from '@nats-io/jetstream';
-import type { ClientInfo, Message } from '../../model/message.js';
+import { clientInfoJson, type ClientInfo, type Message } from '../../model/message.js';
 import { Header } from './subjects.js';
 
 /**
@@ -23,9 +23,7 @@ export function messageHeaders(time: number, from: ClientInfo | undefined): MsgH
 }
 
 /** The `Sy-From` header: `{conn, user?, info?}` with `info` as a JSON value, not a string. */
-export function fromJson(f: ClientInfo): string {
-  return JSON.stringify({ conn: f.conn, ...(f.user !== undefined ? { user: f.user } : {}), ...(f.info !== undefined ? { info: JSON.parse(f.info) as unknown } : {}) });
-}
+export const fromJson = clientInfoJson;
 
 /**
  * Builds a Message from NATS parts; undefined when the payload is not JSON (a backend

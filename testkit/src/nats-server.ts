@@ -49,7 +49,7 @@ export async function startNatsServer(): Promise<NatsServer> {
           const ports = JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as { nats: string[] };
           port = Number(new URL(ports.nats[0]!).port);
           // The ports file is written once the client port listens; JetStream is up by then too.
-          if (/Server is ready/.test(stderr) || true) return;
+          return;
         } catch {
           // written but not complete yet: read again
         }
