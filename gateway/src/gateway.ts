@@ -69,9 +69,19 @@ export class Gateway {
         if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, dialect: s.dialect.name, tenant: s.tenant.id }, 'connection open');
         this.sessions.set(s.id, s);
         this.byDialect.set(s.dialect.name, (this.byDialect.get(s.dialect.name) ?? 0) + 1);
-        this.guard(s, () => runner.open(s));
+        try {
+          runner.open(s);
+        } catch (err) {
+          this.threw(s, err);
+        }
       },
-      onFrame: (s: Session, data: ArrayBuffer, binary: boolean) => this.guard(s, () => runner.frame(s, data, binary)),
+      onFrame: (s: Session, data: ArrayBuffer, binary: boolean) => {
+        try {
+          runner.frame(s, data, binary);
+        } catch (err) {
+          this.threw(s, err);
+        }
+      },
       onClose: (s: Session) => {
         if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, subscriptions: s.subscriptions }, 'connection closed');
         this.sessions.delete(s.id);
@@ -89,13 +99,9 @@ export class Gateway {
     });
   }
 
-  /** The runner answers every error itself; reaching the catch is a bug, never a reason to crash. */
-  private guard(s: Session, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.o.log.error({ err, conn: s.id, dialect: s.dialect.name }, 'dialect threw');
-    }
+  /** The runner answers every error itself; getting here is a bug, never a reason to crash. */
+  private threw(s: Session, err: unknown): void {
+    this.o.log.error({ err, conn: s.id, dialect: s.dialect.name }, 'dialect threw');
   }
 
   get connections(): number {

@@ -77,3 +77,22 @@ test('runner: every dialect\'s errors are counted in switchyard_errors_total', a
   const errors = await core.metrics.errors.get();
   assert.equal(errors.values.find((v) => v.labels.code === 'bad_frame')?.value, 5);
 });
+
+test('runner: a command that fails before it ever waits still lets the queued ones run', async () => {
+  const engine = new GatedEngine();
+  const core = startCore({ engine, maxSubscriptions: 1 });
+  const c = await core.connect('site', '/ws?site=demo');
+  engine.hold();
+  await c.send(subscribe('a', '1'));
+  await c.send(subscribe('b', '2')); // over the limit: refused inside the subscribe, synchronously
+  await c.send({ request: 'unsubscribe', req_id: '3', body: { channel: 'a' } });
+  await c.send(subscribe('b', '4'));
+  engine.release();
+  await settle();
+  assert.deepEqual(c.take(), [
+    '{"response":"ok","req_id":"1","body":null}',
+    '{"response":"error","req_id":"2","body":"at most 1 subscriptions per connection"}',
+    '{"response":"ok","req_id":"3","body":null}',
+    '{"response":"ok","req_id":"4","body":null}',
+  ]);
+});

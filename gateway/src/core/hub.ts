@@ -18,8 +18,8 @@ class ChannelState {
   readonly live = new Set<Session>();
   /** Subscribers still replaying history: live messages wait here until they are caught up. */
   readonly pending = new Map<Session, Message[]>();
-  /** Subscribers listed in the channel's presence. */
-  readonly present = new Set<Session>();
+  /** Subscribers listed in the channel's presence; made for the first (most channels have none). */
+  present: Set<Session> | undefined = undefined;
   readonly nameJson: string;
   /** Settles when the engine relays this channel to this node. */
   ready: Promise<void>;
@@ -169,12 +169,11 @@ export class Hub {
         replay = replay.filter((m) => filter(m, now));
       }
       const { last, epoch } = page;
-      const gone = (): ProtocolError => new ProtocolError(ErrorCode.NotSubscribed, 'unsubscribed while subscribing');
-      if (!ch.pending.has(s)) throw gone();
+      if (!ch.pending.has(s)) throw unsubscribedMeanwhile();
       if (ref.opts.presence || target.presence === true) {
-        ch.present.add(s); // before the await: a drop meanwhile leaves presence too
+        (ch.present ??= new Set()).add(s); // before the await: a drop meanwhile leaves presence too
         await this.engine.presence.join(ref, s.presenceEntry());
-        if (!ch.pending.has(s)) throw gone();
+        if (!ch.pending.has(s)) throw unsubscribedMeanwhile();
       }
       return { channel: ref, replay, last, recovered: after === undefined || recovered, epoch, after };
     } catch (err) {
@@ -268,7 +267,7 @@ export class Hub {
     this.subscriptionCount--;
     ch.live.delete(s);
     ch.pending.delete(s);
-    if (ch.present.delete(s)) {
+    if (ch.present?.delete(s) === true) {
       this.engine.presence.leave(ch.ref, s.id).catch((err: unknown) => this.log.warn({ err }, 'presence leave failed'));
     }
     if (ch.size === 0) {
@@ -281,3 +280,5 @@ export class Hub {
 }
 
 type Encode = NonNullable<Face['encode']>;
+
+const unsubscribedMeanwhile = (): ProtocolError => new ProtocolError(ErrorCode.NotSubscribed, 'unsubscribed while subscribing');

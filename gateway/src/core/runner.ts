@@ -9,9 +9,9 @@ import {
   type Metrics,
   type Publisher,
 } from '@switchyard/shared';
-import type { Command, Done, Identity, Publish, Subscribe } from './commands.js';
+import type { Command, Done, Identity, Publish, Subscribe, SubscribeTarget } from './commands.js';
 import type { Hub, Pending } from './hub.js';
-import type { Session } from './session.js';
+import { Turn, type Session } from './session.js';
 
 export interface RunnerLimits {
   /** Largest client frame handled, in bytes; a larger one is answered and closed with 1009. */
@@ -60,7 +60,7 @@ export class CommandRunner {
       this.fail(s, undefined, err);
       return;
     }
-    if (!s.busy) {
+    if (s.turn === Turn.Idle) {
       this.turn(s, req);
     } else if ((s.queue?.length ?? 0) < this.limits.maxQueued) {
       (s.queue ??= []).push(req);
@@ -88,23 +88,20 @@ export class CommandRunner {
     let req = first;
     let cmd = decided;
     for (;;) {
-      let waiting: Promise<void> | undefined;
+      let later = false;
+      s.turn = Turn.Starting;
       try {
-        waiting = this.start(s, req, cmd ?? s.dialect.command(s, req));
+        later = this.start(s, req, cmd ?? s.dialect.command(s, req));
       } catch (err) {
         this.fail(s, req, err);
       }
-      if (waiting !== undefined) {
-        s.busy = true;
-        void waiting.then(
-          () => this.resume(s),
-          (err: unknown) => {
-            this.log.error({ err, conn: s.id, dialect: s.dialect.name }, 'command chain failed');
-            this.resume(s);
-          },
-        );
+      // An asynchronous command may have finished already (a check failed before its first
+      // await): then `resume` found the turn Starting and left the queue to this loop.
+      if (later && s.turn === Turn.Starting) {
+        s.turn = Turn.Waiting;
         return;
       }
+      s.turn = Turn.Idle;
       if (s.closed || s.queue === undefined || s.queue.length === 0) return;
       req = s.queue.shift();
       cmd = undefined;
@@ -112,7 +109,9 @@ export class CommandRunner {
   }
 
   private resume(s: Session): void {
-    s.busy = false;
+    const from = s.turn;
+    s.turn = Turn.Idle;
+    if (from === Turn.Starting) return; // still inside turn(), which goes on with the queue
     if (s.closed) {
       s.queue = undefined;
       return;
@@ -120,44 +119,60 @@ export class CommandRunner {
     if (s.queue !== undefined && s.queue.length > 0) this.turn(s, s.queue.shift());
   }
 
-  /** Starts a command; a promise (that never rejects) while it is still running. */
-  private start(s: Session, req: unknown, cmd: Command): Promise<void> | undefined {
+  /**
+   * Starts a command. True when it goes on asynchronously: it then answers and calls
+   * `resume` when done, exactly once, and never rejects.
+   */
+  private start(s: Session, req: unknown, cmd: Command): boolean {
     switch (cmd.op) {
       case 'authenticate':
         this.authenticate(s, cmd.identity);
         this.done(s, req, { op: 'authenticate', cmd, outcome: undefined });
-        return undefined;
+        return false;
       case 'local':
         this.done(s, req, { op: 'local', cmd, outcome: undefined });
-        return undefined;
+        return false;
       case 'unsubscribe': {
         const removed = this.hub.unsubscribe(s, cmd.channel);
         if (!removed && cmd.quiet !== true) throw new ProtocolError(ErrorCode.NotSubscribed, `not subscribed to ${cmd.channel.name}`);
         this.done(s, req, { op: 'unsubscribe', cmd, outcome: { removed } });
-        return undefined;
+        return false;
       }
       case 'subscribe':
-        return this.subscribe(s, req, cmd).catch((err: unknown) => this.fail(s, req, err));
+        void this.subscribe(s, req, cmd);
+        return true;
       case 'publish':
         return this.publish(s, req, cmd);
       case 'presence':
         this.allowed(s, cmd.channel.name);
-        return this.hub.presence(cmd.channel).then(
-          (outcome) => this.done(s, req, { op: 'presence', cmd, outcome }),
-          (err: unknown) => this.fail(s, req, err),
+        this.hub.presence(cmd.channel).then(
+          (outcome) => this.doneThenResume(s, req, { op: 'presence', cmd, outcome }),
+          (err: unknown) => this.failThenResume(s, req, err),
         );
+        return true;
       case 'request': {
         const r = cmd.run();
         if (!(r instanceof Promise)) {
           this.done(s, req, { op: 'request', cmd, outcome: r });
-          return undefined;
+          return false;
         }
-        return r.then(
-          (outcome: unknown) => this.done(s, req, { op: 'request', cmd, outcome }),
-          (err: unknown) => this.fail(s, req, err),
+        r.then(
+          (outcome: unknown) => this.doneThenResume(s, req, { op: 'request', cmd, outcome }),
+          (err: unknown) => this.failThenResume(s, req, err),
         );
+        return true;
       }
     }
+  }
+
+  private doneThenResume(s: Session, req: unknown, done: Done): void {
+    this.done(s, req, done);
+    this.resume(s);
+  }
+
+  private failThenResume(s: Session, req: unknown, err: unknown): void {
+    this.fail(s, req, err);
+    this.resume(s);
   }
 
   private authenticate(s: Session, id: Identity): void {
@@ -179,29 +194,32 @@ export class CommandRunner {
     if (!channelAllowed(s.allowed, channel)) throw new ProtocolError(ErrorCode.PermissionDenied, `token does not allow channel ${channel}`);
   }
 
+  /** Never rejects: a failure is answered; resumes the connection's turn when done. */
   private async subscribe(s: Session, req: unknown, cmd: Subscribe): Promise<void> {
+    // Indexed loops: this runs unoptimized at first, where for-of allocates per step.
     const hub = this.hub;
     const targets = cmd.skipExisting === true ? cmd.targets.filter((t) => !hub.isSubscribed(s, t.channel)) : cmd.targets;
-    for (const t of targets) this.allowed(s, t.channel.name);
-    // Every check before anything changes: a refused request leaves the subscriptions as they were.
-    const dropped = cmd.drop?.filter((ref) => hub.isSubscribed(s, ref)).length ?? 0;
-    if (targets.length > 0 && s.subscriptions - dropped + targets.length > hub.maxSubscriptions) throw hub.limitError();
-    for (const ref of cmd.drop ?? []) hub.unsubscribe(s, ref);
     const made: Pending[] = [];
-    let snapshot: unknown;
     try {
-      for (const t of targets) made.push(await hub.subscribe(s, t));
-      if (cmd.snapshot !== undefined) snapshot = await cmd.snapshot();
+      for (let i = 0; i < targets.length; i++) this.allowed(s, (targets[i] as SubscribeTarget).channel.name);
+      // Every check before anything changes: a refused request leaves the subscriptions as they were.
+      const dropped = cmd.drop?.filter((ref) => hub.isSubscribed(s, ref)).length ?? 0;
+      if (targets.length > 0 && s.subscriptions - dropped + targets.length > hub.maxSubscriptions) throw hub.limitError();
+      if (cmd.drop !== undefined) for (const ref of cmd.drop) hub.unsubscribe(s, ref);
+      for (let i = 0; i < targets.length; i++) made[i] = await hub.subscribe(s, targets[i] as SubscribeTarget);
+      const snapshot = cmd.snapshot === undefined ? undefined : await cmd.snapshot();
+      if (s.closed) return;
+      this.done(s, req, { op: 'subscribe', cmd, outcome: { subscribed: made, snapshot } });
+      for (let i = 0; i < made.length; i++) hub.activate(s, made[i] as Pending);
     } catch (err) {
-      for (const p of made) hub.unsubscribe(s, p.channel);
-      throw err;
+      for (let i = 0; i < made.length; i++) hub.unsubscribe(s, (made[i] as Pending).channel);
+      this.fail(s, req, err);
+    } finally {
+      this.resume(s);
     }
-    if (s.closed) return;
-    this.done(s, req, { op: 'subscribe', cmd, outcome: { subscribed: made, snapshot } });
-    for (const p of made) hub.activate(s, p);
   }
 
-  private publish(s: Session, req: unknown, cmd: Publish): Promise<void> | undefined {
+  private publish(s: Session, req: unknown, cmd: Publish): boolean {
     this.allowed(s, cmd.channel.name);
     const from = s.clientInfo();
     const stored = this.publisher.publish(cmd.channel, cmd.data, from);
@@ -211,13 +229,16 @@ export class CommandRunner {
         // not stored: the failure is answered below, and nothing goes up
       });
     }
-    const failed = (err: unknown): void => this.fail(s, req, err);
     // Not acknowledged: the engine was handed the message in order; the next frame need not wait.
     if (!cmd.ack) {
-      stored.catch(failed);
-      return undefined;
+      stored.catch((err: unknown) => this.fail(s, req, err));
+      return false;
     }
-    return stored.then((outcome) => this.done(s, req, { op: 'publish', cmd, outcome }), failed);
+    stored.then(
+      (outcome) => this.doneThenResume(s, req, { op: 'publish', cmd, outcome }),
+      (err: unknown) => this.failThenResume(s, req, err),
+    );
+    return true;
   }
 
   /** Answers a success; the opening command (no request) is answered to no one. */

@@ -17,6 +17,10 @@ export interface Conn {
 
 export const SendResult = { Backpressure: 0, Success: 1, Dropped: 2 } as const;
 
+/** Idle: the next frame runs at once. Starting: a command is being started. Waiting: one is in progress, later frames queue. */
+export const Turn = { Idle: 0, Starting: 1, Waiting: 2 } as const;
+export type Turn = (typeof Turn)[keyof typeof Turn];
+
 /** A frame a dialect sends: text as a string, binary as bytes. */
 export type Out = string | Uint8Array;
 
@@ -47,8 +51,8 @@ export class Session {
   state: unknown;
   /** Frames waiting for the command in progress (the runner's per-connection order); made when first needed. */
   queue: unknown[] | undefined = undefined;
-  /** A command of this connection is in progress. */
-  busy = false;
+  /** Where the connection's command turn is (the runner's per-connection order). */
+  turn: Turn = Turn.Idle;
 
   constructor(
     nodeId: string,
