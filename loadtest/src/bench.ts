@@ -9,6 +9,9 @@
  *   latency   a fixed 50,000 deliveries/s (1000 subscribers × 50 messages/s)
  *   cluster-* fanout and latency through nats-server + control API + one gateway (REST publishes)
  *   cluster-threads  that gateway on 1 thread against the same on 2 (instead of the baseline)
+ *   saturated-*      closed loop: the publisher keeps a window of messages in flight (not yet
+ *                    received by every subscriber) and goes as fast as the subscribers take
+ *                    them: fanout (2000 on 1 channel), channels (5000 over 500), cluster
  * Reports deliveries/s, server CPU seconds per million deliveries (from /proc), latency
  * p50/p99 and loss/duplicate counts per subscriber. Traffic stays on 127.0.0.1; every run is
  * bounded in connections and time. `--quick` is the tiny smoke run CI uses.
@@ -30,7 +33,14 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const rounds = quick ? 1 : Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
 /** The issue's CPU targets: Switchyard's server CPU per delivery at most this times the baseline's. */
-const CPU_TARGETS: Record<string, { ratio: number }> = { fanout: { ratio: 1.2 }, channels: { ratio: 1.5 } };
+const CPU_TARGETS: Record<string, { ratio: number }> = {
+  fanout: { ratio: 1.2 },
+  channels: { ratio: 1.5 },
+  'saturated-fanout': { ratio: 1.3 },
+  'saturated-channels': { ratio: 1.5 },
+};
+/** Throughput targets (B/A at least this) of the closed-loop scenarios. */
+const RATE_TARGETS: Record<string, { minRatio: number }> = { 'saturated-fanout': { minRatio: 0.75 } };
 
 /** Latency samples of messages sent in the first second of publishing are not counted. */
 const WARMUP_MS = 1000;
@@ -46,8 +56,10 @@ interface Scenario {
   readonly compare?: 'threads';
   readonly subscribers: number;
   readonly channels: number;
-  /** Messages per second over all channels (0: idle, nothing published). */
+  /** Messages per second over all channels (0: idle, nothing published; ignored with `window`). */
   readonly rate: number;
+  /** Closed loop: messages in flight at most (not yet received by every subscriber of their channel). */
+  readonly window?: number;
   readonly seconds: number;
   readonly payloadBytes: number;
 }
@@ -63,6 +75,9 @@ const SCENARIOS: Scenario[] = quick
       { name: 'latency', mode: 'flow', subscribers: 50, channels: 1, rate: 20, seconds: 1, payloadBytes: 100 },
       { name: 'cluster-latency', mode: 'flow', cluster: true, subscribers: 50, channels: 1, rate: 20, seconds: 1, payloadBytes: 100 },
       { name: 'cluster-threads', mode: 'flow', cluster: true, compare: 'threads', subscribers: 50, channels: 1, rate: 20, seconds: 1, payloadBytes: 100 },
+      { name: 'saturated-fanout', mode: 'flow', subscribers: 50, channels: 1, rate: 0, window: 4, seconds: 1, payloadBytes: 100 },
+      { name: 'saturated-channels', mode: 'flow', subscribers: 50, channels: 10, rate: 0, window: 40, seconds: 1, payloadBytes: 100 },
+      { name: 'cluster-saturated', mode: 'flow', cluster: true, subscribers: 50, channels: 1, rate: 0, window: 4, seconds: 1, payloadBytes: 100 },
     ]
   : [
       { name: 'fanout', mode: 'flow', subscribers: 2000, channels: 1, rate: 50, seconds: 6, payloadBytes: 100 },
@@ -80,6 +95,10 @@ const SCENARIOS: Scenario[] = quick
       // the same gateway on 1 and on 2 threads, asked for more than the box can take (2000 × 100
       // messages/s): deliveries/s is then the throughput, backlog drain included
       { name: 'cluster-threads', mode: 'flow', cluster: true, compare: 'threads', subscribers: 2000, channels: 1, rate: 100, seconds: 4, payloadBytes: 100 },
+      // closed loop, as fast as the subscribers take it: cost per delivery and throughput under load
+      { name: 'saturated-fanout', mode: 'flow', subscribers: 2000, channels: 1, rate: 0, window: 32, seconds: 6, payloadBytes: 100 },
+      { name: 'saturated-channels', mode: 'flow', subscribers: 5000, channels: 500, rate: 0, window: 32 * 500, seconds: 6, payloadBytes: 100 },
+      { name: 'cluster-saturated', mode: 'flow', cluster: true, subscribers: 2000, channels: 1, rate: 0, window: 32, seconds: 6, payloadBytes: 100 },
     ];
 
 interface Result {
@@ -267,11 +286,13 @@ async function run(server_: ServerKind, sc: Scenario): Promise<Result> {
     const cpu0 = cpuSeconds(pid);
     const sys0 = systemCpu();
     const t0 = performance.now();
-    const done = await ask<{ published: Record<string, number>; sent: number }>(
+    const published = ask<{ published: Record<string, number>; sent: number }>(
       publisher,
-      { cmd: 'publish', kind, port: server.port, restPort: server.restPort, channels, rate: sc.rate, durationMs: sc.seconds * 1000, payloadBytes: sc.payloadBytes },
+      { cmd: 'publish', kind, port: server.port, restPort: server.restPort, channels, rate: sc.rate, window: sc.window, durationMs: sc.seconds * 1000, payloadBytes: sc.payloadBytes },
       'done',
     );
+    if (sc.window !== undefined) await feedBack(publisher, workers, channels, published);
+    const done = await published;
     publisher.send({ cmd: 'close' });
     // Wait for deliveries in flight to land: while they still arrive (an overloaded run drains
     // its backlog), at most 60 s; 0.5 s without progress ends it.
@@ -314,6 +335,31 @@ async function run(server_: ServerKind, sc: Scenario): Promise<Result> {
   }
 }
 
+/**
+ * Closed loop: until the publisher is done, tells it how many messages every subscriber has
+ * received (per channel, the slowest subscriber's count; summed over channels).
+ */
+async function feedBack(publisher: ChildProcess, workers: ChildProcess[], channels: string[], done: Promise<unknown>): Promise<void> {
+  let over = false;
+  void done.then(
+    () => (over = true),
+    () => (over = true),
+  );
+  while (!over) {
+    const parts = await Promise.all(workers.map((w) => ask<{ least: number[] }>(w, { cmd: 'progress', channels }, 'progress')));
+    let acked = 0;
+    for (let i = 0; i < channels.length; i++) {
+      let least = Infinity;
+      for (const p of parts) {
+        const x = p.least[i] as number;
+        if (x >= 0 && x < least) least = x;
+      }
+      if (least !== Infinity) acked += least;
+    }
+    if (!over) publisher.send({ cmd: 'acked', acked });
+  }
+}
+
 const median = (xs: number[]): number => pct(xs, 50);
 const f = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
 
@@ -344,12 +390,13 @@ async function main(): Promise<void> {
     const fixedRate = !quick && sc.rate * (sc.subscribers / sc.channels) === 50_000;
     const m = (i: 0 | 1, pick: (r: Result) => number) => median(res[i].map(pick));
     /** A target: B/A at most `ratio`, or B at most `max` (absolute); shown with whether it held. */
-    const row = (metric: string, pick: (r: Result) => number, d = 2, target?: { ratio?: number; max?: number }) => {
+    const row = (metric: string, pick: (r: Result) => number, d = 2, target?: { ratio?: number; minRatio?: number; max?: number }) => {
       const a = m(0, pick);
       const b = m(1, pick);
       // The smoke size says nothing about targets.
       let goal = '';
       if (!quick && target?.ratio !== undefined) goal = `≤ ${target.ratio}× ${b / a <= target.ratio ? 'met' : 'MISSED'}`;
+      else if (!quick && target?.minRatio !== undefined) goal = `≥ ${target.minRatio}× ${b / a >= target.minRatio ? 'met' : 'MISSED'}`;
       else if (!quick && target?.max !== undefined) goal = `≤ ${target.max} ${b <= target.max ? 'met' : 'MISSED'}`;
       out.push(`| ${sc.name} | ${metric} | ${f(a, d)} | ${f(b, d)} | ${f(b / a)}× | ${goal} |`);
     };
@@ -371,15 +418,15 @@ async function main(): Promise<void> {
       row('latency p99 ms', (r) => r.p99);
       out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | | 0 / 0 |`);
     } else if (sc.mode === 'flow' && sc.cluster === true) {
-      row('gateway CPU s per million deliveries', (r) => r.cpuPerMillion, 2, { ratio: 1.3 });
-      row('whole system (gateway + control API + nats-server) CPU s per million deliveries', (r) => r.systemCpuPerMillion, 2, { ratio: 2 });
+      row('gateway CPU s per million deliveries', (r) => r.cpuPerMillion, 2, { ratio: sc.window !== undefined ? 1.5 : 1.3 });
+      row('whole system (gateway + control API + nats-server) CPU s per million deliveries', (r) => r.systemCpuPerMillion, 2, sc.window !== undefined ? undefined : { ratio: 2 });
       row('deliveries/s', (r) => r.deliveriesPerSec, 0);
       row('latency p50 ms', (r) => r.p50);
       row('latency p99 ms', (r) => r.p99, 2, fixedRate ? { max: 30 } : undefined);
       out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | | 0 / 0 |`);
     } else if (sc.mode === 'flow') {
       row('server CPU s per million deliveries', (r) => r.cpuPerMillion, 2, CPU_TARGETS[sc.name]);
-      row('deliveries/s', (r) => r.deliveriesPerSec, 0);
+      row('deliveries/s', (r) => r.deliveriesPerSec, 0, RATE_TARGETS[sc.name]);
       row('latency p50 ms', (r) => r.p50);
       row('latency p99 ms', (r) => r.p99, 2, fixedRate ? { max: 30 } : undefined);
       out.push(`| ${sc.name} | missing / duplicated | ${lost(0)} | ${lost(1)} | | 0 / 0 |`);

@@ -1,13 +1,15 @@
 /**
- * The publishing worker: one connection, publishing round-robin over the channels at a fixed
- * rate, each payload `{"n": per-channel counter, "t": send time, "pad": …}`. Driven over IPC.
+ * The publishing worker: one connection, publishing round-robin over the channels, each
+ * payload `{"n": per-channel counter, "t": send time, "pad": …}`. Driven over IPC. At a fixed
+ * rate, or closed loop (`window`): as fast as the subscribers take the messages, with at most
+ * `window` of them not yet received by every subscriber.
  */
 import WebSocket from 'ws';
 import { faces, now, type Kind } from './protocol.js';
 
 process.on('message', (m: { cmd: string; [k: string]: unknown }) => {
   if (m.cmd !== 'publish') {
-    if (m.cmd === 'close') process.exit(0);
+    if (m.cmd === 'close') close();
     return;
   }
   const face = faces[m.kind as Kind];
@@ -45,25 +47,67 @@ process.on('message', (m: { cmd: string; [k: string]: unknown }) => {
     if (ws !== undefined) ws.once('open', fn);
     else fn();
   };
+  const payload = (n: number) => () => `{"n":${n},"t":${now().toFixed(3)},"pad":"${pad}"}`;
+  const publishNext = (sent: number): void => {
+    const ch = channels[sent % channels.length] as string;
+    send(ch, payload(++counts[ch]!));
+  };
+  const finish = (sent: number): void => {
+    // Report once every publish was answered (REST) or handed to the kernel (WebSocket), so
+    // the counts are final and nothing is still in this process when it is told to close.
+    void Promise.all([...chains.values(), pending, flushed()]).then(() => process.send?.({ ev: 'done', published: counts, sent }));
+  };
+  const flushed = async (): Promise<void> => {
+    while (ws !== undefined && ws.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 1));
+  };
+  socket = ws;
+  const window = m.window as number | undefined;
   start_(() => {
     const start = now();
     let sent = 0;
-    // Ticks of 10 ms, each catching up to where the rate says we should be.
+    if (window !== undefined) {
+      // Closed loop: at most `window` messages in flight, "in flight" meaning not yet received
+      // by every subscriber of its channel (the coordinator relays that, as `acked`).
+      let acked = 0;
+      let over = false;
+      const pump = (): void => {
+        if (over) return;
+        if (now() - start >= durationMs) {
+          over = true;
+          process.off('message', onAck);
+          finish(sent);
+          return;
+        }
+        while (sent - acked < window) publishNext(sent++);
+      };
+      const onAck = (a: { cmd: string; acked?: number }): void => {
+        if (a.cmd !== 'acked') return;
+        acked = a.acked as number;
+        pump();
+      };
+      process.on('message', onAck);
+      pump();
+      return;
+    }
+    // Fixed rate: ticks of 10 ms, each catching up to where the rate says we should be.
     const timer = setInterval(() => {
       const due = Math.min(Math.floor(((now() - start) / 1000) * rate), Math.floor((durationMs / 1000) * rate));
-      while (sent < due) {
-        const ch = channels[sent % channels.length] as string;
-        const n = ++counts[ch]!;
-        send(ch, () => `{"n":${n},"t":${now().toFixed(3)},"pad":"${pad}"}`);
-        sent++;
-      }
+      while (sent < due) publishNext(sent++);
       if (now() - start >= durationMs) {
         clearInterval(timer);
-        // Report once every publish was answered (REST), so the counts are final.
-        void Promise.all([...chains.values(), pending]).then(() => process.send?.({ ev: 'done', published: counts, sent }));
+        finish(sent);
       }
     }, 10);
   });
   ws?.once('error', (err) => process.send?.({ ev: 'error', message: err.message }));
 });
+/** The publishing socket, closed with a handshake: exiting at once could cut frames still in flight. */
+let socket: WebSocket | undefined;
+function close(): void {
+  const ws = socket;
+  if (ws === undefined || ws.readyState !== WebSocket.OPEN) process.exit(0);
+  setTimeout(() => process.exit(0), 2000).unref();
+  ws.once('close', () => process.exit(0));
+  ws.close();
+}
 process.send?.({ ev: 'started' });

@@ -192,6 +192,16 @@ process.on('message', (m: { cmd: string; [k: string]: unknown }) => {
   } else if (m.cmd === 'measure-from') {
     measureFrom = m.t as number;
     process.send?.({ ev: 'measuring' });
+  } else if (m.cmd === 'progress') {
+    // Per channel (in the order given), how many messages every connection here has: the
+    // slowest one's count. A closed-loop publisher keeps its window against the slowest.
+    const index = new Map((m.channels as string[]).map((c, i) => [c, i]));
+    const least: number[] = new Array((m.channels as string[]).length).fill(Infinity);
+    for (const c of conns) {
+      const i = index.get(c.channel) as number;
+      if (c.next - 1 < (least[i] as number)) least[i] = c.next - 1;
+    }
+    process.send?.({ ev: 'progress', least: least.map((x) => (x === Infinity ? -1 : x)) });
   } else if (m.cmd === 'received') {
     process.send?.({ ev: 'received', received: conns.reduce((a, c) => a + c.received, 0) });
   } else if (m.cmd === 'close') {
