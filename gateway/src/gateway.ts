@@ -15,6 +15,7 @@ import {
 import type { Dialect, DialectContext } from './core/dialect.js';
 import { FaceTable } from './core/face.js';
 import { Hub } from './core/hub.js';
+import { Outbox } from './core/outbox.js';
 import { CommandRunner } from './core/runner.js';
 import type { Session } from './core/session.js';
 import { createDialects } from './dialects/index.js';
@@ -63,7 +64,7 @@ export class Gateway {
     const runner = (this.runner = new CommandRunner(this.hub, o.publisher, o.metrics, o.log, { maxPayload: o.limits.maxPayload, maxQueued: MAX_QUEUED_FRAMES }));
     const hooks = {
       nodeId: o.nodeId,
-      markSlow: this.hub.markSlow,
+      outbox: new Outbox(o.limits.maxBufferedBytes, this.hub.markSlow),
       onRefused: (err: ProtocolError) => o.metrics.errors.inc({ code: errorName[err.code] }),
       onOpen: (s: Session) => {
         if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, dialect: s.dialect.name, tenant: s.tenant.id }, 'connection open');

@@ -3,6 +3,7 @@ import { testTenants } from '@switchyard/testkit';
 import type { Dialect, DialectContext, UpgradeInfo } from '../src/core/dialect.js';
 import { FaceTable } from '../src/core/face.js';
 import { Hub } from '../src/core/hub.js';
+import { Outbox } from '../src/core/outbox.js';
 import { CommandRunner } from '../src/core/runner.js';
 import { SendResult, Session, type Conn } from '../src/core/session.js';
 import { createDialects } from '../src/dialects/index.js';
@@ -54,6 +55,8 @@ export interface Core {
   readonly engine: Engine;
   readonly hub: Hub;
   readonly runner: CommandRunner;
+  /** Flushed by `Client.take` (and nothing else): a test sees exactly what one flush writes. */
+  readonly outbox: Outbox;
   readonly metrics: Metrics;
   readonly tenants: TenantRegistry;
   readonly dialects: ReadonlyMap<string, Dialect>;
@@ -66,7 +69,7 @@ export interface Client {
   readonly conn: FakeConn;
   /** Sends a frame (an object is sent as JSON text) and waits until the core is done with it. */
   send(frame: unknown, binary?: boolean): Promise<void>;
-  /** Frames received since the last call. */
+  /** Flushes the outbox, then the frames received since the last call. */
   take(): (string | Uint8Array)[];
   close(): void;
 }
@@ -94,11 +97,14 @@ export function startCore(o: CoreOptions = {}): Core {
   const hub = new Hub(engine, faces, { maxSubscriptions: o.maxSubscriptions ?? 1000 }, metrics.stats, log);
   const ctx: DialectContext = { nodeId: 'n1', tenants, hub, faces, engine, publisher, log, publicUrl: () => 'http://control.test' };
   const dialects = new Map(createDialects(ctx, { hookIdleTimeoutSeconds: 60 }).map((d) => [d.name, d]));
+  // Flushed by the test (`take`, `settle`), not by a timer: what a client has is then exact.
+  const outbox = new Outbox(o.maxBufferedBytes ?? 1 << 20, hub.markSlow, () => {});
   const runner = new CommandRunner(hub, publisher, metrics, log, { maxPayload: o.maxPayload ?? 64 * 1024, maxQueued: o.maxQueued ?? 256 });
   return {
     engine,
     hub,
     runner,
+    outbox,
     metrics,
     tenants,
     dialects,
@@ -114,7 +120,7 @@ export function startCore(o: CoreOptions = {}): Core {
       };
       const a = await d.admit(u);
       const conn = new FakeConn();
-      const s = new Session('n1', co.conn ?? conn, a.tenant, d, a.face, o.maxBufferedBytes ?? 1 << 20, hub.markSlow, a.connId, a.state);
+      const s = new Session('n1', co.conn ?? conn, a.tenant, d, a.face, outbox, a.connId, a.state);
       runner.open(s);
       await settle();
       return {
@@ -126,7 +132,10 @@ export function startCore(o: CoreOptions = {}): Core {
           runner.frame(s, ab, binary);
           await settle();
         },
-        take: () => conn.take(),
+        take() {
+          outbox.flush();
+          return conn.take();
+        },
         close() {
           conn.end(1000, '');
           runner.closed(s);

@@ -72,7 +72,8 @@ test('hub: a slow consumer is closed with 4100 after a gap-free prefix; a fast o
   for (const c of [fast, slow]) core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'r') }));
   slow.conn.buffered = 1; // its socket stops draining
   for (let i = 1; i <= 10; i++) await publish(core, 'r', 'x'.repeat(40));
-  await settle();
+  core.outbox.flush(); // the turn ends: the slow one turns out slow while its frames are written
+  await settle(); // and is closed right after, outside the loop
   assert.deepEqual(ords(fast), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   const got = ords(slow);
   assert.ok(got.length > 0 && got.length < 10, `a prefix: ${got.join(',')}`);
@@ -94,3 +95,24 @@ test('hub: presence lists subscribers of presence namespaces, and of any channel
   assert.deepEqual(await core.hub.presence(chan(core, 'plain')), [], 'a closed connection leaves');
   assert.equal(core.hub.subscriptions, 0);
 });
+
+test('outbox: what a connection gets in one turn leaves in one corked write, in order', async () => {
+  const core = startCore();
+  const a = await site(core);
+  const b = await site(core);
+  for (const c of [a, b]) core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'r') }));
+  c_reset(a);
+  c_reset(b);
+  for (let i = 1; i <= 5; i++) await publish(core, 'r', i);
+  assert.equal(a.conn.sent.length, 0, 'nothing written before the turn ends');
+  assert.deepEqual(ords(a), [1, 2, 3, 4, 5]);
+  assert.deepEqual(ords(b), [1, 2, 3, 4, 5]);
+  assert.equal(a.conn.corks, 1, 'one corked write for five frames');
+  assert.equal(b.conn.corks, 1);
+});
+
+/** Forgets what a client was sent and how often it was corked so far. */
+function c_reset(c: Client): void {
+  c.take();
+  c.conn.corks = 0;
+}

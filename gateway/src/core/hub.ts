@@ -211,10 +211,9 @@ export class Hub {
         stats.bytesOut += frame.byteLength;
       }
     };
-    s.conn.cork(() => {
-      for (const m of sub.replay) write(m);
-      for (const m of held) if (m.seq === 0 || m.seq > floor) write(m);
-    });
+    // Queued in the outbox: the replay and the held messages leave in one write with the answer.
+    for (const m of sub.replay) write(m);
+    for (const m of held) if (m.seq === 0 || m.seq > floor) write(m);
     ch.live.add(s);
   }
 

@@ -3,6 +3,7 @@ import { CloseReason, closeCode, closeText, type ClientInfo, type PresenceEntry,
 import { ChannelBits } from './bitset.js';
 import type { Face } from './face.js';
 import type { Dialect } from './dialect.js';
+import type { Outbox } from './outbox.js';
 
 /** What the core needs of a socket; `transport/` adapts uWS to it. */
 export interface Conn {
@@ -53,6 +54,9 @@ export class Session {
   queue: unknown[] | undefined = undefined;
   /** Where the connection's command turn is (the runner's per-connection order). */
   turn: Turn = Turn.Idle;
+  /** This turn's queued frames in the outbox: first and last entry (-1: none). */
+  outHead = -1;
+  outTail = -1;
 
   constructor(
     nodeId: string,
@@ -62,8 +66,7 @@ export class Session {
     readonly dialect: Dialect,
     /** How channel messages reach this connection; undefined for dialects without channels (WSaaS). */
     readonly face: Face | undefined,
-    private readonly maxBuffered: number,
-    private readonly onSlow: (s: Session) => void,
+    private readonly outbox: Outbox,
     id: string | undefined,
     state: unknown,
   ) {
@@ -72,19 +75,13 @@ export class Session {
   }
 
   /**
-   * Writes one frame. A frame uWS drops, or a send buffer past the limit, makes this a slow
-   * consumer: it is closed (by the hub, outside any fan-out loop) rather than silently
-   * missing messages. Returns false when the frame was not written.
+   * Writes one frame: queued, and sent with whatever else this connection gets in the same
+   * turn, in one corked write. A connection whose queued and buffered bytes pass the limit
+   * is a slow consumer: it gets the frames queued so far and is closed (4100) rather than
+   * silently missing messages. False when the connection is closed.
    */
   write(frame: Uint8Array | string, binary: boolean): boolean {
-    if (this.closed) return false;
-    const r = this.conn.send(frame, binary);
-    if (r !== SendResult.Success && (r === SendResult.Dropped || this.conn.bufferedAmount() > this.maxBuffered)) {
-      this.closed = true;
-      this.onSlow(this);
-      return r !== SendResult.Dropped;
-    }
-    return true;
+    return this.outbox.push(this, frame, binary);
   }
 
   /** Sends a dialect frame: a string as text, bytes as binary. */
@@ -92,8 +89,9 @@ export class Session {
     return this.write(frame, typeof frame !== 'string');
   }
 
-  /** Closes with the reason's code and text; nothing is written after. Idempotent. */
+  /** Sends what is queued, then closes with the reason's code and text; nothing is written after. Idempotent. */
   close(reason: CloseReason): void {
+    this.outbox.flushSession(this);
     this.closed = true;
     this.conn.end(closeCode[reason], closeText[reason]);
   }

@@ -1,6 +1,7 @@
 import { type HttpRequest, type HttpResponse, type TemplatedApp, type us_socket_context_t } from 'uWebSockets.js';
 import { ErrorCode, ProtocolError, errorName, httpStatus } from '@switchyard/shared';
 import type { Admission, Dialect, UpgradeInfo } from '../core/dialect.js';
+import type { Outbox } from '../core/outbox.js';
 import { Session } from '../core/session.js';
 import { UwsConn } from './uws-conn.js';
 
@@ -25,7 +26,8 @@ export interface SocketHooks {
   /** One client frame (valid only during the call). */
   onFrame(s: Session, data: ArrayBuffer, binary: boolean): void;
   onClose(s: Session): void;
-  markSlow(s: Session): void;
+  /** Where sessions queue their frames. */
+  readonly outbox: Outbox;
   /** An upgrade refused with an HTTP error (counted like the errors answered on open sockets). */
   onRefused(err: ProtocolError): void;
 }
@@ -40,9 +42,9 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
     // Frames up to 16× the limit are read so their sender gets a clear error and close code;
     // beyond that uWS drops the connection before buffering more.
     maxPayloadLength: limits.maxPayload * 16,
-    // Our own limit (checked after every send) closes a slow consumer; uWS's is set above it
-    // so that the close frame still fits in the buffer and the client learns why (4100)
-    // instead of seeing the socket cut (1006).
+    // Our own limit (checked after every frame written, corked or not) closes a slow consumer;
+    // uWS's is set above it, by more than a frame and a cork buffer, so that the close frame
+    // still fits and the client learns why (4100) instead of seeing the socket cut (1006).
     maxBackpressure: limits.maxBufferedBytes + 2 * limits.maxPayload + 64 * 1024,
     closeOnBackpressureLimit: false,
     idleTimeout: dialect.idleTimeoutSeconds ?? limits.idleTimeoutSeconds,
@@ -110,7 +112,7 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
       const ud = ws.getUserData();
       const a = ud.admission;
       const conn = new UwsConn(ws);
-      const s = new Session(hooks.nodeId, conn, a.tenant, dialect, a.face, limits.maxBufferedBytes, hooks.markSlow, a.connId, a.state);
+      const s = new Session(hooks.nodeId, conn, a.tenant, dialect, a.face, hooks.outbox, a.connId, a.state);
       ud.conn = conn;
       ud.session = s;
       hooks.onOpen(s);
