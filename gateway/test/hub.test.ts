@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode, resolveChannel, type ChannelRef } from '@switchyard/shared';
+import { EmbeddedEngine, ErrorCode, resolveChannel, type ChannelRef } from '@switchyard/shared';
 import { tenantOf } from '@switchyard/testkit';
 import { settle, startCore, type Client, type Core } from './harness.js';
 
@@ -116,3 +116,90 @@ function c_reset(c: Client): void {
   c.take();
   c.conn.corks = 0;
 }
+
+/** An embedded engine that counts history reads (and can hold them, to play a slow broker). */
+function countingEngine(): { engine: EmbeddedEngine; reads: () => number; hold: (on: boolean) => void } {
+  const engine = new EmbeddedEngine();
+  const read = engine.read.bind(engine);
+  let reads = 0;
+  let gate: Promise<void> | undefined;
+  let open: () => void = () => {};
+  engine.read = async (ch, after) => {
+    reads++;
+    const page = read(ch, after); // taken now: the broker's answer as of the request
+    if (gate !== undefined) await gate;
+    return page;
+  };
+  return {
+    engine,
+    reads: () => reads,
+    hold(on) {
+      if (on) gate = new Promise((r) => (open = r));
+      else open();
+    },
+  };
+}
+
+test('hub: live-only subscribers of a known channel cost no history read; a storm on a new one costs one', async () => {
+  const { engine, reads, hold } = countingEngine();
+  const core = startCore({ engine });
+  const ref = chan(core, 'chat:storm');
+  await publish(core, 'chat:storm', 'before');
+  hold(true);
+  const clients = await Promise.all(Array.from({ length: 50 }, () => site(core)));
+  const storm = clients.map((c) => core.hub.subscribe(c.s, { channel: ref }));
+  await settle();
+  hold(false);
+  const subs = await Promise.all(storm);
+  assert.equal(reads(), 1, 'one read for 50 concurrent live-only subscribes');
+  assert.ok(subs.every((s) => s.last === 1));
+  clients.forEach((c, i) => core.hub.activate(c.s, subs[i]!));
+  await publish(core, 'chat:storm', 'live');
+  // Later subscribers: the position comes from what this node relayed, not from the broker.
+  const late = await site(core);
+  const sub = await core.hub.subscribe(late.s, { channel: ref });
+  assert.equal(reads(), 1);
+  assert.equal(sub.last, 2, 'the last seq relayed before it joined');
+  assert.equal(sub.epoch, engine.epoch);
+  // A resume still reads.
+  const resumer = await site(core);
+  const r = await core.hub.subscribe(resumer.s, { channel: ref, from: { after: 0 } });
+  assert.equal(reads(), 2);
+  assert.deepEqual(r.replay.map((m) => m.seq), [1, 2]);
+});
+
+test("hub: a shared read older than a subscriber's join still gives it a last at or past every message relayed before it joined", async () => {
+  const { engine, hold } = countingEngine();
+  const core = startCore({ engine });
+  const ref = chan(core, 'chat:race');
+  const first = await site(core);
+  core.hub.activate(first.s, await core.hub.subscribe(first.s, { channel: ref }));
+  core.hub.unsubscribe(first.s, ref); // forgotten: the channel is new again
+  const keep = await site(core);
+  hold(true);
+  const a = core.hub.subscribe(keep.s, { channel: ref }); // its read is taken now, at last = 0
+  await settle();
+  // A message relayed while the read is out: live-only B joins after it.
+  await publish(core, 'chat:race', 'm1');
+  const late = await site(core);
+  const b = core.hub.subscribe(late.s, { channel: ref });
+  await settle();
+  hold(false);
+  assert.equal((await a).last, 1, 'held message 1 reaches A (floor 0), and it is not behind');
+  assert.equal((await b).last, 1, 'B never gets message 1: its last says so');
+});
+
+test('hub: seqs that start again (a new epoch) make the next live-only subscriber read the broker again', async () => {
+  const { engine, reads } = countingEngine();
+  const core = startCore({ engine });
+  const ref = chan(core, 'chat:epoch');
+  const a = await site(core);
+  core.hub.activate(a.s, await core.hub.subscribe(a.s, { channel: ref }));
+  await publish(core, 'chat:epoch', 1);
+  await publish(core, 'chat:epoch', 2);
+  const before = reads();
+  core.hub.broadcast(ref, { seq: 1, time: Date.now(), data: '"restarted"' }); // the relay starts over at 1
+  const b = await site(core);
+  await core.hub.subscribe(b.s, { channel: ref });
+  assert.equal(reads(), before + 1);
+});

@@ -25,3 +25,79 @@ export function payloadText(value: unknown, decodedFromMsgpack = false): string 
 
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The raw text of member `key` of the JSON object `text`, which JSON.parse has already
+ * accepted: what a publish frame's `data` is, without re-serializing the parsed value (that
+ * cost a publish as much as parsing the frame). Like JSON.parse, the last of duplicate keys
+ * wins. Undefined when the member is absent, or when a key is written with escapes (the
+ * caller then serializes the parsed value). A walk over the text with no allocation but the
+ * returned slice.
+ */
+export function jsonMember(text: string, key: string): string | undefined {
+  let i = skipSpace(text, 0);
+  if (text.charCodeAt(i) !== OPEN_BRACE) return undefined;
+  i = skipSpace(text, i + 1);
+  let start = -1;
+  let end = -1;
+  while (text.charCodeAt(i) === QUOTE) {
+    const close = stringEnd(text, i);
+    for (let k = i + 1; k < close; k++) if (text.charCodeAt(k) === BACKSLASH) return undefined; // an escaped key may spell `key`
+    const match = close - i - 1 === key.length && text.startsWith(key, i + 1);
+    i = skipSpace(text, skipSpace(text, close + 1) + 1); // past the colon
+    const valueEnd = valueEndAt(text, i);
+    if (match) {
+      start = i;
+      end = valueEnd;
+    }
+    i = skipSpace(text, valueEnd);
+    if (text.charCodeAt(i) !== COMMA) break;
+    i = skipSpace(text, i + 1);
+  }
+  return start < 0 ? undefined : text.slice(start, end);
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+function skipSpace(text: string, i: number): number {
+  let c = text.charCodeAt(i);
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++i);
+  return i;
+}
+
+/** The index of the quote closing the string that opens at `i`. */
+function stringEnd(text: string, i: number): number {
+  let j = text.indexOf('"', i + 1);
+  for (;;) {
+    let k = j - 1;
+    while (text.charCodeAt(k) === BACKSLASH) k--;
+    if ((j - 1 - k) % 2 === 0) return j; // an even run of backslashes escapes nothing
+    j = text.indexOf('"', j + 1);
+  }
+}
+
+/** Where the (valid) JSON value starting at `i` ends. */
+function valueEndAt(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === QUOTE) return stringEnd(text, i) + 1;
+  if (c !== OPEN_BRACE && c !== OPEN_BRACKET) {
+    // a number or a literal: up to the delimiter that follows it
+    let j = i + 1;
+    for (let d = text.charCodeAt(j); j < text.length && d !== COMMA && d !== CLOSE_BRACE && d !== CLOSE_BRACKET && d !== 0x20 && d !== 0x0a && d !== 0x0d && d !== 0x09; d = text.charCodeAt(++j));
+    return j;
+  }
+  let depth = 0;
+  for (let j = i; j < text.length; j++) {
+    const d = text.charCodeAt(j);
+    if (d === QUOTE) j = stringEnd(text, j);
+    else if (d === OPEN_BRACE || d === OPEN_BRACKET) depth++;
+    else if ((d === CLOSE_BRACE || d === CLOSE_BRACKET) && --depth === 0) return j + 1;
+  }
+  return text.length;
+}

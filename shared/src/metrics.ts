@@ -1,4 +1,5 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { BucketHistogram } from './bucket-histogram.js';
 
 /**
  * Plain counters that the hot path bumps (a number add, no label lookup), exported to
@@ -23,7 +24,7 @@ export interface GatewayGauges {
 export interface Metrics {
   readonly registry: Registry;
   readonly stats: NodeStats;
-  readonly publishSeconds: Histogram;
+  readonly publishSeconds: BucketHistogram;
   readonly errors: Counter<'code'>;
   /** Connects the gateway's live figures (only processes that hold sockets have them). */
   attachGateway(g: GatewayGauges): void;
@@ -110,12 +111,12 @@ export function createMetrics(role: string, opts: MetricsOptions = {}): Metrics 
       this.set(gateway ? gateway.channels() : 0);
     },
   });
-  const publishSeconds = new Histogram({
-    name: 'switchyard_publish_duration_seconds',
-    help: 'Time from accepting a publish to the engine confirming it.',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [registry],
-  });
+  const publishSeconds = new BucketHistogram(
+    'switchyard_publish_duration_seconds',
+    'Time from accepting a publish to the engine confirming it.',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registry,
+  );
   const errors = new Counter({
     name: 'switchyard_errors_total',
     help: 'Errors answered to clients and REST callers, by error code name.',

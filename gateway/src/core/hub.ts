@@ -4,6 +4,7 @@ import {
   ProtocolError,
   type ChannelRef,
   type Engine,
+  type HistoryPage,
   type Logger,
   type Message,
   type NodeStats,
@@ -23,6 +24,17 @@ class ChannelState {
   readonly nameJson: string;
   /** Settles when the engine relays this channel to this node. */
   ready: Promise<void>;
+  /**
+   * The channel's position as this node knows it: the epoch of the last history read
+   * (undefined: read again) and the highest seq read or relayed since. A live-only subscriber
+   * needs nothing more, so it costs no engine round trip once the channel is known here.
+   */
+  epoch: string | undefined = undefined;
+  last = 0;
+  /** The seq of the last message relayed to this node. */
+  relayed = 0;
+  /** The history read live-only subscribers are waiting for, shared: a subscribe storm on a new channel makes one. */
+  reading: Promise<HistoryPage> | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -34,6 +46,28 @@ class ChannelState {
 
   get size(): number {
     return this.live.size + this.pending.size;
+  }
+
+  /** What a live-only subscriber is told, from what this node knows (see `epoch`). */
+  position(epoch: string): HistoryPage {
+    return { messages: [], last: this.last, complete: true, epoch };
+  }
+
+  learn(page: HistoryPage): void {
+    if (page.epoch !== this.epoch) {
+      this.epoch = page.epoch;
+      this.last = Math.max(page.last, this.relayed);
+    } else if (page.last > this.last) {
+      this.last = page.last;
+    }
+  }
+
+  relay(seq: number): void {
+    if (seq <= 0) return; // unnumbered (no history)
+    // Seqs only grow within an epoch (the Broker's contract): one that does not started a new one.
+    if (seq <= this.relayed) this.epoch = undefined;
+    this.relayed = seq;
+    if (seq > this.last) this.last = seq;
   }
 }
 
@@ -94,6 +128,7 @@ export class Hub {
     if (id === undefined) return;
     const ch = this.channels[id] as ChannelState;
     // Engines hand each message over once, in seq order (Broker's contract): no dedupe here.
+    ch.relay(msg.seq);
     let frames = this.frames;
     if (frames.length !== this.faces.size) frames = this.frames = new Array<Uint8Array | undefined>(this.faces.size);
     frames.fill(undefined);
@@ -154,7 +189,8 @@ export class Hub {
       await ch.ready;
       const from = target.from;
       const after = from?.after;
-      let page = await this.engine.history.read(ref, after ?? -1);
+      let page = after === undefined ? await this.position(ch) : await this.engine.history.read(ref, after);
+      ch.learn(page);
       let recovered = page.complete;
       // A resume point from another epoch (a restarted engine), or past the channel's end
       // (the same, with a client that did not say its epoch): everything held is new to it.
@@ -180,6 +216,25 @@ export class Hub {
       if (ch.pending.has(s)) this.drop(s, ch);
       throw err;
     }
+  }
+
+  /**
+   * Where a live-only subscriber starts: the channel's last seq and epoch. `last` is at least
+   * the seq of every message relayed before the subscriber joined (each later one reaches it),
+   * as a read made after it joined would say.
+   */
+  private async position(ch: ChannelState): Promise<HistoryPage> {
+    if (ch.epoch === undefined) {
+      const reading = (ch.reading ??= this.engine.history.read(ch.ref, -1));
+      let page: HistoryPage;
+      try {
+        page = await reading;
+      } finally {
+        if (ch.reading === reading) ch.reading = undefined;
+      }
+      ch.learn(page);
+    }
+    return ch.position(ch.epoch as string);
   }
 
   /** `limit_exceeded` for a connection at its subscription limit. */

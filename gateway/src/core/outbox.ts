@@ -75,16 +75,22 @@ export class Outbox {
   /** Writes `s`'s queued frames now (before a close frame, say). */
   flushSession(s: Session): void {
     if (s.outHead < 0) return;
-    // A slow consumer (closed) still gets what was queued before it turned slow.
-    this.current = s;
-    s.conn.cork(this.sendQueued);
-    this.current = undefined;
+    // A slow consumer (closed) still gets what was queued before it turned slow. One frame
+    // leaves in one syscall without a cork: a crossing into uWS less.
+    if (s.outHead === s.outTail) {
+      this.sendAll(s);
+    } else {
+      this.current = s;
+      s.conn.cork(this.sendQueued);
+      this.current = undefined;
+    }
     s.outHead = -1;
     s.outTail = -1;
   }
 
-  private readonly sendQueued = (): void => {
-    const s = this.current as Session;
+  private readonly sendQueued = (): void => this.sendAll(this.current as Session);
+
+  private sendAll(s: Session): void {
     const frames = this.frames;
     for (let i = s.outHead; i >= 0; i = this.next[i] as number) {
       const r = s.conn.send(frames[i] as Uint8Array | string, this.binary[i] === 1);
@@ -95,7 +101,7 @@ export class Outbox {
         return;
       }
     }
-  };
+  }
 
   private slow(s: Session): void {
     s.closed = true;

@@ -182,8 +182,7 @@ export class CommandRunner {
     }
     if (id.tenant !== undefined) s.tenant = id.tenant;
     s.authenticated = true;
-    s.user = id.user;
-    s.info = id.info;
+    s.identify(id.user, id.info);
     s.allowed = id.allowed;
     if (s.expiryTimer !== undefined) clearTimeout(s.expiryTimer);
     s.expiryTimer = undefined;

@@ -6,6 +6,7 @@ import {
   errorName,
   findTenant,
   isPlainObject,
+  jsonMember,
   payloadText,
   resolveChannel,
   verifyClientToken,
@@ -30,6 +31,8 @@ type Frame = Record<string, unknown>;
 export interface NativeRequest {
   readonly frame: Frame;
   readonly id: RequestId;
+  /** The frame's JSON text (undefined for msgpack): a publish takes its `data` from it as is. */
+  readonly text: string | undefined;
 }
 
 // Plain msgpack maps as objects; 64-bit integers as numbers (JSON has no bigint).
@@ -87,8 +90,10 @@ export class NativeDialect implements Dialect<NativeRequest> {
 
   parse(data: ArrayBuffer, binary: boolean): NativeRequest {
     let frame: unknown;
+    let text: string | undefined;
     try {
-      frame = binary ? unpackr.unpack(new Uint8Array(data).slice()) : JSON.parse(Buffer.from(data).toString('utf8'));
+      if (binary) frame = unpackr.unpack(new Uint8Array(data).slice());
+      else frame = JSON.parse((text = Buffer.from(data).toString('utf8')));
     } catch {
       throw new ProtocolError(ErrorCode.BadFrame, binary ? 'frame is not valid msgpack' : 'frame is not valid JSON');
     }
@@ -97,10 +102,10 @@ export class NativeDialect implements Dialect<NativeRequest> {
     if (id !== undefined && typeof id !== 'string' && typeof id !== 'number') {
       throw new ProtocolError(ErrorCode.BadRequest, 'id must be a string or a number');
     }
-    return { frame, id };
+    return { frame, id, text };
   }
 
-  command(s: Session, { frame: f }: NativeRequest): Command {
+  command(s: Session, { frame: f, text }: NativeRequest): Command {
     switch (f.type) {
       case 'auth': {
         const claims = verifyClientToken(s.tenant.secret, f.token);
@@ -128,7 +133,8 @@ export class NativeDialect implements Dialect<NativeRequest> {
         if (!channel.opts.clientPublish) throw new ProtocolError(ErrorCode.PermissionDenied, `clients may not publish to ${channel.name}`);
         const ack = f.ack;
         if (ack !== undefined && typeof ack !== 'boolean') throw new ProtocolError(ErrorCode.BadRequest, 'ack must be true or false');
-        const data = payloadText(f.data, s.face?.binary === true);
+        // JSON frames: the payload as sent (it parsed); msgpack: serialized, refusing byte strings.
+        const data = (text !== undefined ? jsonMember(text, 'data') : undefined) ?? payloadText(f.data, text === undefined);
         // ack:false — a high-rate publisher skips the success reply (one send less per publish); errors still answer.
         return { op: 'publish', channel, data, ack: ack !== false, up: { channel, data } };
       }
