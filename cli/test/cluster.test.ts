@@ -59,6 +59,21 @@ test('cluster: a message posted through the control API reaches subscribers on e
   ]);
 });
 
+test('cluster: a batch publish through the control API is stored and delivered in the order given', async (t) => {
+  const cl = await startCluster(t, 1);
+  const g = cl.gateways[0]!.server;
+  const c = await native(t, g);
+  await call(c, { type: 'subscribe', channel: 'chat:batch' });
+  const batch = Array.from({ length: 100 }, (_, i) => ({ channel: i % 10 === 9 ? 'chat:other' : 'chat:batch', data: { i } }));
+  const r = await http(cl.control.server, 'POST', '/v1/publish', { tenant: 'demo', messages: batch }, backend);
+  assert.equal(r.status, 200, r.text);
+  const seqs = r.body.results.filter((x: any) => x.channel === 'chat:batch').map((x: any) => x.seq as number);
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'stored in the order given');
+  const got = await messages(c, 90);
+  assert.deepEqual(got.map((m) => m.data.i), batch.flatMap((m, i) => (m.channel === 'chat:batch' ? [i] : [])));
+  assert.deepEqual(got.map((m) => m.seq), seqs);
+});
+
 test('cluster: a client of gateway B that reconnects to gateway A with its last seq gets every missed message once, in order', async (t) => {
   const cl = await startCluster(t, 2);
   const [g1, g2] = cl.gateways.map((g) => g.server) as [RunningServer, RunningServer];

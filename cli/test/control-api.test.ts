@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { verifyClientToken } from '@switchyard/shared';
+import { signClientToken, verifyClientToken } from '@switchyard/shared';
 import { backend, connect, http, publish, startDev, wsUrl } from './helpers.js';
 
 test('control API: publish to one channel answers its seq; to several at once, each seq', async (t) => {
@@ -12,6 +12,40 @@ test('control API: publish to one channel answers its seq; to several at once, e
   const many = await http(s, 'POST', '/v1/publish', { tenant: 'demo', channels: ['chat:a', 'chat:b'], data: 'hello' }, backend);
   assert.equal(many.status, 200);
   assert.deepEqual(many.body.results.map((r: any) => [r.channel, r.seq]), [['chat:a', 2], ['chat:b', 1]]);
+});
+
+test('control API: a batch of messages is published in the order given; a bad one refuses the whole batch', async (t) => {
+  const s = await startDev(t);
+  const c = await connect(t, wsUrl(s, '/v1/ws?tenant=demo'));
+  await c.next();
+  c.send({ type: 'auth', id: 1, token: signClientToken('demo-client-secret', { user: 'u' }) });
+  c.send({ type: 'subscribe', id: 2, channel: 'chat:a' });
+  assert.ok((await c.nextWhere((f) => f.type === 'reply' && f.id === 2)).result);
+  const messages = [
+    { channel: 'chat:a', data: { i: 1 } },
+    { channel: 'chat:b', data: { i: 2 } },
+    { channel: 'chat:a', data: { i: 3 } },
+  ];
+  const r = await http(s, 'POST', '/v1/publish', { tenant: 'demo', messages }, backend);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.body.results.map((x: any) => [x.channel, x.seq]), [['chat:a', 1], ['chat:b', 1], ['chat:a', 2]]);
+  assert.deepEqual((await c.take(2, (f) => f.type === 'message')).map((m) => [m.seq, m.data.i]), [[1, 1], [2, 3]]);
+  // Every message is checked first: nothing of a batch with a bad one is published.
+  for (const bad of [
+    [{ channel: 'chat:a', data: 4 }, { channel: '', data: 5 }],
+    [{ channel: 'chat:a', data: 4 }, { channel: 'chat:a' }],
+    [{ channel: 'chat:a', data: 4 }, { channel: 'chat:a', data: 'x'.repeat(70_000) }],
+    [{ channel: 'chat:a', data: 4 }, 'chat:a'],
+  ]) {
+    const refused = await http(s, 'POST', '/v1/publish', { tenant: 'demo', messages: bad }, backend);
+    assert.ok(refused.status === 400 || refused.status === 413, refused.text);
+  }
+  const h = await http(s, 'GET', '/v1/history?tenant=demo&channel=chat:a', undefined, backend);
+  assert.equal(h.body.last, 2);
+  const both = await http(s, 'POST', '/v1/publish', { tenant: 'demo', channel: 'chat:a', messages }, backend);
+  assert.deepEqual([both.status, both.body.message], [400, 'give one of channel, channels and messages']);
+  const many = await http(s, 'POST', '/v1/publish', { tenant: 'demo', messages: Array.from({ length: 101 }, () => messages[0]) }, backend);
+  assert.deepEqual([many.status, many.body.code], [400, 'bad_request']);
 });
 
 test('control API: history after a seq, with limit, last and complete', async (t) => {

@@ -27,6 +27,10 @@ process.on('message', (m: { cmd: string; [k: string]: unknown }) => {
       ws.send(face.publish(ch, payload()));
       return;
     }
+    if (m.window !== undefined) {
+      batched(ch, payload);
+      return;
+    }
     // One request at a time per channel: concurrent requests could be stored out of order.
     const prev = chains.get(ch) ?? Promise.resolve();
     const next = prev.then(() =>
@@ -43,6 +47,30 @@ process.on('message', (m: { cmd: string; [k: string]: unknown }) => {
   };
   const chains = new Map<string, Promise<void>>();
   let pending: Promise<void> = Promise.resolve();
+  // Closed loop through REST: what the window allows goes in batches (POST /v1/publish with
+  // `messages`, up to 100), one request at a time so the order holds; each request takes
+  // whatever queued while the previous one was out, as a backend publishing at a high rate would.
+  const queued: { ch: string; payload: () => string }[] = [];
+  let inFlight = false;
+  const batched = (ch: string, payload: () => string): void => {
+    queued.push({ ch, payload });
+    if (!inFlight) pending = nextBatch();
+  };
+  const nextBatch = async (): Promise<void> => {
+    inFlight = true;
+    while (queued.length > 0) {
+      const batch = queued.splice(0, 100);
+      const messages = batch.map((q) => `{"channel":${JSON.stringify(q.ch)},"data":${q.payload()}}`).join(',');
+      const r = await fetch(`http://127.0.0.1:${rest}/v1/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer bench-backend-secret' },
+        body: `{"tenant":"bench","messages":[${messages}]}`,
+      });
+      if (r.status !== 200) process.send?.({ ev: 'error', message: `publish answered ${r.status}: ${await r.text()}` });
+      else await r.arrayBuffer();
+    }
+    inFlight = false;
+  };
   const start_ = (fn: () => void): void => {
     if (ws !== undefined) ws.once('open', fn);
     else fn();

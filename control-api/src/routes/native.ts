@@ -6,12 +6,16 @@ import {
   payloadText,
   resolveChannel,
   signClientToken,
+  type ChannelRef,
   type Message,
   type Req,
 } from '@switchyard/shared';
 import { requireBackend, tenantOf } from '../auth.js';
 import type { ControlContext } from '../context.js';
 import { routeFor } from './route.js';
+
+/** At most this many channels (or messages) in one publish request. */
+const MAX_BATCH = 100;
 
 const messageJson = (m: Message) => ({
   seq: m.seq,
@@ -40,22 +44,39 @@ export function mountNativeRoutes(app: TemplatedApp, ctx: ControlContext): void 
     if (!isPlainObject(body)) throw new ProtocolError(ErrorCode.BadRequest, 'body must be a JSON object');
     const tenant = tenantOf(ctx, body.tenant);
     requireBackend(req, tenant);
-    const data = payloadText(body.data);
-    if (body.channels !== undefined) {
-      if (!Array.isArray(body.channels) || body.channels.length === 0 || body.channels.length > 100) {
-        throw new ProtocolError(ErrorCode.BadRequest, 'channels must be an array of 1 to 100 channel names');
+    const forms = [body.channel, body.channels, body.messages].filter((f) => f !== undefined).length;
+    if (forms > 1) throw new ProtocolError(ErrorCode.BadRequest, 'give one of channel, channels and messages');
+    let batch: { ref: ChannelRef; data: string }[];
+    if (body.messages !== undefined) {
+      if (!Array.isArray(body.messages) || body.messages.length === 0 || body.messages.length > MAX_BATCH) {
+        throw new ProtocolError(ErrorCode.BadRequest, `messages must be an array of 1 to ${MAX_BATCH} {channel, data} objects`);
       }
-      if (body.channel !== undefined) throw new ProtocolError(ErrorCode.BadRequest, 'give channel or channels, not both');
-      const refs = body.channels.map((c) => resolveChannel(tenant, c));
-      const results = await Promise.all(refs.map(async (ref) => {
+      batch = body.messages.map((m: unknown) => {
+        if (!isPlainObject(m)) throw new ProtocolError(ErrorCode.BadRequest, 'each of messages must be a {channel, data} object');
+        return { ref: resolveChannel(tenant, m.channel), data: payloadText(m.data) };
+      });
+    } else if (body.channels !== undefined) {
+      if (!Array.isArray(body.channels) || body.channels.length === 0 || body.channels.length > MAX_BATCH) {
+        throw new ProtocolError(ErrorCode.BadRequest, `channels must be an array of 1 to ${MAX_BATCH} channel names`);
+      }
+      const data = payloadText(body.data);
+      batch = body.channels.map((c) => ({ ref: resolveChannel(tenant, c), data }));
+    } else {
+      const ref = resolveChannel(tenant, body.channel);
+      const m = await ctx.publisher.publish(ref, payloadText(body.data));
+      return { status: 200, body: { channel: ref.name, seq: m.seq, time: m.time } };
+    }
+    // Everything is checked before anything is published. The publishes are handed to the
+    // engine in the order given and not awaited one by one: the engine keeps that order per
+    // channel (one connection to the broker), and a batch costs one round trip, not one each.
+    for (const { data } of batch) ctx.publisher.check(data);
+    const results = await Promise.all(
+      batch.map(async ({ ref, data }) => {
         const m = await ctx.publisher.publish(ref, data);
         return { channel: ref.name, seq: m.seq, time: m.time };
-      }));
-      return { status: 200, body: { results } };
-    }
-    const ref = resolveChannel(tenant, body.channel);
-    const m = await ctx.publisher.publish(ref, data);
-    return { status: 200, body: { channel: ref.name, seq: m.seq, time: m.time } };
+      }),
+    );
+    return { status: 200, body: { results } };
   });
 
   route('get', '/v1/history', async (req) => {

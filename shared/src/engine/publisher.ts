@@ -15,11 +15,17 @@ export class Publisher {
     private readonly maxPayload: number,
   ) {}
 
-  async publish(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message> {
+  /** The payload's size in bytes; `payload_too_large` past the limit. */
+  check(data: string): number {
     const bytes = Buffer.byteLength(data);
     if (bytes > this.maxPayload) {
       throw new ProtocolError(ErrorCode.PayloadTooLarge, `message data is ${bytes} bytes, more than the ${this.maxPayload} allowed`);
     }
+    return bytes;
+  }
+
+  async publish(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message> {
+    const bytes = this.check(data);
     if (!this.engine.ready()) throw new ProtocolError(ErrorCode.Unavailable, 'engine unavailable', true);
     const t0 = performance.now();
     const msg = await this.engine.broker.publish(ch, data, from);
