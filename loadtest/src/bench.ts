@@ -42,6 +42,10 @@ const CPU_TARGETS: Record<string, { ratio: number }> = {
 /** Throughput targets (B/A at least this) of the closed-loop scenarios. */
 const RATE_TARGETS: Record<string, { minRatio: number }> = { 'saturated-fanout': { minRatio: 0.75 } };
 
+/** The one-node scenario of the same shape as each cluster scenario: their RSS per connection is compared (target ≤ 1.5×). */
+const ONE_NODE_TWIN: Record<string, string> = { 'cluster-fanout': 'fanout', 'cluster-latency': 'latency', 'cluster-saturated': 'saturated-fanout' };
+const CLUSTER_RSS_TARGET = 1.5;
+
 /** Latency samples of messages sent in the first second of publishing are not counted. */
 const WARMUP_MS = 1000;
 const only = args.includes('--scenarios') ? (args[args.indexOf('--scenarios') + 1] ?? '').split(',') : undefined;
@@ -372,6 +376,8 @@ function sides(sc: Scenario): [{ label: string; kind: ServerKind }, { label: str
 async function main(): Promise<void> {
   const rows: string[] = [];
   const threadRows: string[] = [];
+  /** Switchyard's median RSS per subscribed connection, by scenario. */
+  const rssOf = new Map<string, number>();
   let lossy = 0;
   console.log(`Switchyard benchmark: ${rounds} round(s), A B alternating, on ${(await import('node:os')).cpus().length} cores${quick ? ' (quick smoke run)' : ''}`);
   for (const sc of SCENARIOS.filter((s) => only === undefined || only.includes(s.name))) {
@@ -386,6 +392,7 @@ async function main(): Promise<void> {
       }
     }
     const out = sc.compare === 'threads' ? threadRows : rows;
+    if (sc.mode === 'flow' && sc.compare === undefined) rssOf.set(sc.name, median(res[1].map((r) => r.rssPerConn)));
     // The latency target holds at a fixed 50k deliveries/s.
     const fixedRate = !quick && sc.rate * (sc.subscribers / sc.channels) === 50_000;
     const m = (i: 0 | 1, pick: (r: Result) => number) => median(res[i].map(pick));
@@ -437,6 +444,15 @@ async function main(): Promise<void> {
   if (rows.length > 0) {
     console.log('\n| scenario | metric | raw uWS.js | Switchyard (embedded; cluster-* in a NATS cluster) | ratio | target |\n| --- | --- | --- | --- | --- | --- |');
     console.log(rows.join('\n'));
+  }
+  const memory = Object.entries(ONE_NODE_TWIN).filter(([c, one]) => rssOf.has(c) && rssOf.has(one));
+  if (memory.length > 0) {
+    console.log('\n| cluster scenario | RSS KB per subscribed connection: gateway in a cluster | one node (same shape) | ratio | target |\n| --- | --- | --- | --- | --- |');
+    for (const [c, one] of memory) {
+      const ratio = (rssOf.get(c) as number) / (rssOf.get(one) as number);
+      const goal = quick ? '' : `≤ ${CLUSTER_RSS_TARGET}× ${ratio <= CLUSTER_RSS_TARGET ? 'met' : 'MISSED'}`;
+      console.log(`| ${c} (vs ${one}) | ${f((rssOf.get(c) as number) / 1024)} | ${f((rssOf.get(one) as number) / 1024)} | ${f(ratio)}× | ${goal} |`);
+    }
   }
   if (threadRows.length > 0) {
     console.log('\n| scenario | metric | gateway, 1 thread | gateway, 2 threads | ratio | |\n| --- | --- | --- | --- | --- | --- |');
