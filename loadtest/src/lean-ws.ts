@@ -14,6 +14,8 @@ export interface LeanHandlers {
   /** A text or binary frame: `buf[start, end)` is its payload, valid only during the call. */
   frame(buf: Buffer, start: number, end: number): void;
   close(): void;
+  /** A ping arrived (it is answered before this is called). */
+  ping?(): void;
 }
 
 export class LeanSocket {
@@ -25,10 +27,17 @@ export class LeanSocket {
     private readonly on: LeanHandlers,
   ) {}
 
-  /** Connects to ws://host:port<path>; resolves once the server switched protocols. */
-  static open(host: string, port: number, path: string, on: LeanHandlers): Promise<LeanSocket> {
+  /**
+   * Connects to ws://host:port<path>; resolves once the server switched protocols.
+   * `local` binds the client end (e.g. 127.0.0.2): one source address has only ~28,000
+   * ephemeral ports, so tens of thousands of sockets need several. Name its port too when
+   * opening thousands: the kernel's search for a free port to bind grows with the ports
+   * already bound (measured here: 0.03 ms of system time per connect at 3,000 sockets,
+   * 2.3 ms at 15,000); a named port costs nothing.
+   */
+  static open(host: string, port: number, path: string, on: LeanHandlers, local?: { address: string; port?: number }): Promise<LeanSocket> {
     return new Promise((resolve, reject) => {
-      const socket = tcp({ host, port, noDelay: true });
+      const socket = tcp({ host, port, noDelay: true, ...(local === undefined ? {} : { localAddress: local.address, localPort: local.port }) });
       const s = new LeanSocket(socket, on);
       socket.once('error', reject);
       socket.once('connect', () => {
@@ -106,8 +115,10 @@ export class LeanSocket {
       }
       if (at + len > buf.length) break;
       if (opcode === 1 || opcode === 2) this.on.frame(buf, at, at + len);
-      else if (opcode === 9) this.pong(buf.subarray(at, at + len));
-      else if (opcode === 8) this.socket.end();
+      else if (opcode === 9) {
+        this.pong(buf.subarray(at, at + len));
+        this.on.ping?.();
+      } else if (opcode === 8) this.socket.end();
       i = at + len;
     }
     if (i < buf.length) this.pending = buf.subarray(i);
