@@ -16,12 +16,13 @@
  * p50/p99 and loss/duplicate counts per subscriber. Traffic stays on 127.0.0.1; every run is
  * bounded in connections and time. `--quick` is the tiny smoke run CI uses.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { now, type Kind } from './protocol.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { startNatsServer } from '@switchyard/testkit';
+import { adopt, ask, forkWorker, killAll, release, spawnServer, terminate, waitReady } from './children.js';
 
 /** The servers compared: the baseline, Switchyard on one node, Switchyard as a cluster. */
 type ServerKind = Kind | `cluster:${number}`;
@@ -145,7 +146,7 @@ interface Running {
 /** Starts the server(s) under test. */
 async function startServer(kind: ServerKind): Promise<Running> {
   if (kind === 'baseline') {
-    const s = await spawnServer(process.execPath, ['--import', 'tsx', join(HERE, 'baseline.ts'), '0'], kind);
+    const s = await spawnServer(process.execPath, ['--import', 'tsx', join(HERE, 'baseline.ts'), '0'], kind, ROOT);
     return { ...s, pids: [s.child.pid as number], stop: async () => void s.child.kill('SIGKILL') };
   }
   const sy = (role: string, extra: string[]) =>
@@ -154,22 +155,18 @@ async function startServer(kind: ServerKind): Promise<Running> {
       // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the Switchyard processes.
       [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), join(ROOT, 'cli/bin/switchyard.js'), role, '--port', '0', '--host', '127.0.0.1', '--tenants', join(ROOT, 'loadtest/tenants.json'), '--max-subscriptions', '10', '--log-level', 'info', ...extra],
       role,
+      ROOT,
     );
   if (kind === 'switchyard') {
     const s = await sy('dev', []);
     return { ...s, pids: [s.child.pid as number], stop: () => terminate(s.child) };
   }
   const nats = await startNatsServer();
+  adopt(nats.pid);
   const flags = ['--nats', nats.url, '--nats-prefix', 'bench'];
   const control = await sy('control-api', flags);
   const gateway = await sy('gateway', [...flags, '--threads', kind.split(':')[1] as string]);
-  for (const port of [control.port, gateway.port]) {
-    const deadline = Date.now() + 20_000;
-    while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) {
-      if (Date.now() > deadline) throw new Error('cluster did not become ready');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await Promise.all([control.port, gateway.port].map(waitReady));
   return {
     child: gateway.child,
     port: gateway.port,
@@ -178,65 +175,12 @@ async function startServer(kind: ServerKind): Promise<Running> {
     async stop() {
       await Promise.all([terminate(gateway.child), terminate(control.child)]);
       await nats.stop();
+      release(nats.pid);
     },
   };
 }
 
-/** SIGTERM (so a --cpu-prof profile gets written), SIGKILL if it has not exited within 10 s. */
-function terminate(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-function spawnServer(cmd: string, argv: string[], what: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
-  const kind = what;
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${kind} did not start`)), 20_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /PORT (\d+)|"port":(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1] ?? m[2]) });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)));
-  });
-}
-
-/** Forks a worker and resolves once it is running. */
-function worker(file: string): Promise<ChildProcess> {
-  const w = fork(join(HERE, file), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve) => w.once('message', () => resolve(w)));
-}
-
-function ask<T>(w: ChildProcess, msg: object, ev: string, timeoutMs = 120_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${ev} from worker`)), timeoutMs);
-    const on = (m: { ev: string; message?: string }) => {
-      if (m.ev === 'error') {
-        clearTimeout(timer);
-        w.off('message', on);
-        reject(new Error(m.message));
-      } else if (m.ev === ev) {
-        clearTimeout(timer);
-        w.off('message', on);
-        resolve(m as T);
-      }
-    };
-    w.on('message', on);
-    w.send(msg);
-  });
-}
+const worker = (file: string): Promise<ChildProcess> => forkWorker(join(HERE, file));
 
 const pct = (xs: number[], p: number): number => {
   if (xs.length === 0) return NaN;
@@ -470,6 +414,8 @@ async function main(): Promise<void> {
   process.exitCode = lossy === 0 ? 0 : 1;
 }
 
+process.on('exit', killAll);
+process.on('SIGINT', () => process.exit(130));
 main().catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;

@@ -20,7 +20,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { now } from './protocol.js';
 import { cpuSeconds, machineCpuSeconds, memAvailableBytes, rssBytes } from './proc.js';
-import { ask, killAll, startCluster, startWorker, type Cluster } from './scale-cluster.js';
+import { ask, killAll } from './children.js';
+import { startCluster, startWorker, type Cluster } from './scale-cluster.js';
 
 const args = process.argv.slice(2);
 const FLAGS = ['--quick', '--connections', '--gateways', '--broadcasts', '--idle-seconds', '--idle-timeout'];
