@@ -60,3 +60,12 @@ test('jsonMember agrees with JSON.parse on 20,000 random objects', () => {
     assert.deepEqual(JSON.parse(raw as string), parsed.data, `seed ${seed}: ${text}`);
   }
 });
+
+test('jsonMember: hostile shapes (100,000 nesting levels, long runs of escapes) are walked without recursion', () => {
+  const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  assert.equal(jsonMember(`{"data":${deep},"x":1}`, 'data'), deep);
+  const escapes = JSON.stringify('\\"'.repeat(50_000) + '\\'.repeat(50_001));
+  const text = `{"data":${escapes},"type":"publish"}`;
+  JSON.parse(text); // valid JSON, as jsonMember requires
+  assert.equal(jsonMember(text, 'data'), escapes);
+});

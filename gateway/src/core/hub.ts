@@ -189,8 +189,13 @@ export class Hub {
       await ch.ready;
       const from = target.from;
       const after = from?.after;
-      let page = after === undefined ? await this.position(ch) : await this.engine.history.read(ref, after);
-      ch.learn(page);
+      let page: HistoryPage;
+      if (after === undefined) {
+        page = await this.position(ch);
+      } else {
+        page = await this.engine.history.read(ref, after);
+        ch.learn(page);
+      }
       let recovered = page.complete;
       // A resume point from another epoch (a restarted engine), or past the channel's end
       // (the same, with a client that did not say its epoch): everything held is new to it.
