@@ -49,7 +49,10 @@ export class Gateway {
 
   constructor(app: TemplatedApp, private readonly o: GatewayOptions) {
     const faces = new FaceTable();
-    this.hub = new Hub(o.engine, faces, { maxSubscriptions: o.limits.maxSubscriptions }, o.metrics.stats, o.log.child({ component: 'hub' }));
+    // Channel frames go through uWS pub/sub (one publish per face, written per connection in C++).
+    const bus = { publish: (topic: string, frame: Uint8Array, binary: boolean) => void app.publish(topic, frame, binary, false) };
+    const limits = { maxSubscriptions: o.limits.maxSubscriptions, maxBufferedBytes: o.limits.maxBufferedBytes };
+    this.hub = new Hub(o.engine, faces, bus, limits, o.metrics.stats, o.log.child({ component: 'hub' }));
     const ctx: DialectContext = {
       nodeId: o.nodeId,
       tenants: o.tenants,

@@ -5,8 +5,53 @@ import { FaceTable } from '../src/core/face.js';
 import { Hub } from '../src/core/hub.js';
 import { Outbox } from '../src/core/outbox.js';
 import { CommandRunner } from '../src/core/runner.js';
-import { SendResult, Session, type Conn } from '../src/core/session.js';
+import { SendResult, Session, type Conn, type TopicBus } from '../src/core/session.js';
 import { createDialects } from '../src/dialects/index.js';
+
+/**
+ * uWS pub/sub without uWS, as the core relies on it: a frame published to a topic is queued
+ * for the topic's subscribers of that moment; a connection's queue is written before anything
+ * sent to it directly, when it reaches 32 frames, and at `drain` (the end of a turn).
+ */
+export class FakeTopicBus implements TopicBus {
+  private readonly topics = new Map<string, Set<FakeConn>>();
+  private readonly waiting = new Set<FakeConn>();
+  published = 0;
+
+  publish(topic: string, frame: Uint8Array, binary: boolean): void {
+    this.published++;
+    const subs = this.topics.get(topic);
+    if (subs === undefined) return;
+    for (const c of subs) {
+      c.queued.push({ frame, binary });
+      this.waiting.add(c);
+      if (c.queued.length === 32) c.drainTopics();
+    }
+  }
+
+  subscribe(c: FakeConn, topic: string): void {
+    let subs = this.topics.get(topic);
+    if (subs === undefined) this.topics.set(topic, (subs = new Set()));
+    subs.add(c);
+  }
+
+  unsubscribe(c: FakeConn, topic: string): void {
+    const subs = this.topics.get(topic);
+    subs?.delete(c);
+    if (subs?.size === 0) this.topics.delete(topic);
+  }
+
+  /** The topics `c` is subscribed to. */
+  topicsOf(c: FakeConn): string[] {
+    return [...this.topics].filter(([, subs]) => subs.has(c)).map(([t]) => t);
+  }
+
+  /** What uWS does after each turn: every queued topic frame is written. */
+  drain(): void {
+    for (const c of this.waiting) c.drainTopics();
+    this.waiting.clear();
+  }
+}
 
 /**
  * A socket as the core sees it, with no socket behind it: frames are recorded, and the send
@@ -14,6 +59,8 @@ import { createDialects } from '../src/dialects/index.js';
  */
 export class FakeConn implements Conn {
   readonly sent: { frame: Uint8Array | string; binary: boolean }[] = [];
+  /** Topic frames not yet written (see FakeTopicBus). */
+  readonly queued: { frame: Uint8Array | string; binary: boolean }[] = [];
   /** Bytes "buffered": above 0 every send reports backpressure. */
   buffered = 0;
   /** Sends beyond this many bytes buffered are dropped, as uWS does past maxBackpressure. */
@@ -21,13 +68,25 @@ export class FakeConn implements Conn {
   corks = 0;
   ended: { code: number; reason: string } | undefined;
 
+  constructor(private readonly bus: FakeTopicBus | undefined = undefined) {}
+
   send(frame: Uint8Array | string, binary: boolean): number {
     if (this.ended !== undefined) return SendResult.Dropped;
+    this.drainTopics();
+    return this.write(frame, binary);
+  }
+
+  private write(frame: Uint8Array | string, binary: boolean): number {
     if (this.buffered > this.dropAbove) return SendResult.Dropped;
     this.sent.push({ frame, binary });
     if (this.buffered === 0) return SendResult.Success;
     this.buffered += typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
     return SendResult.Backpressure;
+  }
+
+  /** Writes the queued topic frames (uWS does before a direct send and after each turn). */
+  drainTopics(): void {
+    for (const q of this.queued.splice(0)) this.write(q.frame, q.binary);
   }
 
   bufferedAmount(): number {
@@ -39,8 +98,20 @@ export class FakeConn implements Conn {
     fn();
   }
 
+  subscribe(topic: string): void {
+    if (this.ended === undefined) this.bus?.subscribe(this, topic);
+  }
+
+  unsubscribe(topic: string): void {
+    if (this.ended === undefined) this.bus?.unsubscribe(this, topic);
+  }
+
+  /** As uWS: the connection leaves its topics, and topic frames not yet written are never written. */
   end(code: number, reason: string): void {
-    this.ended ??= { code, reason };
+    if (this.ended !== undefined) return;
+    this.queued.length = 0;
+    for (const t of this.bus?.topicsOf(this) ?? []) this.bus?.unsubscribe(this, t);
+    this.ended = { code, reason };
   }
 
   /** Text frames as strings, binary ones as bytes; then forgets them. */
@@ -57,6 +128,9 @@ export interface Core {
   readonly runner: CommandRunner;
   /** Flushed by `Client.take` (and nothing else): a test sees exactly what one flush writes. */
   readonly outbox: Outbox;
+  readonly bus: FakeTopicBus;
+  /** Ends the turn as production does: the topic frames and the outbox are written, then due sweeps run. */
+  endTurn(): void;
   readonly metrics: Metrics;
   readonly tenants: TenantRegistry;
   readonly dialects: ReadonlyMap<string, Dialect>;
@@ -69,7 +143,7 @@ export interface Client {
   readonly conn: FakeConn;
   /** Sends a frame (an object is sent as JSON text) and waits until the core is done with it. */
   send(frame: unknown, binary?: boolean): Promise<void>;
-  /** Flushes the outbox, then the frames received since the last call. */
+  /** Ends the turn (`Core.endTurn`), then the frames received since the last call. */
   take(): (string | Uint8Array)[];
   close(): void;
 }
@@ -81,6 +155,8 @@ export interface CoreOptions {
   readonly maxBufferedBytes?: number;
   readonly maxPayload?: number;
   readonly maxQueued?: number;
+  /** Instead of a FakeTopicBus (whose FakeConns then get no topic frames). */
+  readonly bus?: TopicBus;
 }
 
 /** Lets every pending promise callback and timer of this turn run. */
@@ -94,17 +170,28 @@ export function startCore(o: CoreOptions = {}): Core {
   const log = createLogger('silent');
   const publisher = new Publisher(engine, metrics, o.maxPayload ?? 64 * 1024);
   const faces = new FaceTable();
-  const hub = new Hub(engine, faces, { maxSubscriptions: o.maxSubscriptions ?? 1000 }, metrics.stats, log);
+  const bus = new FakeTopicBus();
+  const topics = o.bus ?? bus;
+  const maxBufferedBytes = o.maxBufferedBytes ?? 1 << 20;
+  // Sweeps run by the test (`endTurn`), not on the next turn.
+  const hub = new Hub(engine, faces, topics, { maxSubscriptions: o.maxSubscriptions ?? 1000, maxBufferedBytes }, metrics.stats, log, () => {});
   const ctx: DialectContext = { nodeId: 'n1', tenants, hub, faces, engine, publisher, log, publicUrl: () => 'http://control.test' };
   const dialects = new Map(createDialects(ctx, { hookIdleTimeoutSeconds: 60 }).map((d) => [d.name, d]));
   // Flushed by the test (`take`, `settle`), not by a timer: what a client has is then exact.
-  const outbox = new Outbox(o.maxBufferedBytes ?? 1 << 20, hub.markSlow, () => {});
+  const outbox = new Outbox(maxBufferedBytes, hub.markSlow, () => {});
+  const endTurn = (): void => {
+    bus.drain();
+    outbox.flush();
+    hub.sweep.runDue();
+  };
   const runner = new CommandRunner(hub, publisher, metrics, log, { maxPayload: o.maxPayload ?? 64 * 1024, maxQueued: o.maxQueued ?? 256 });
   return {
     engine,
     hub,
     runner,
     outbox,
+    bus,
+    endTurn,
     metrics,
     tenants,
     dialects,
@@ -119,7 +206,7 @@ export function startCore(o: CoreOptions = {}): Core {
         authorization: co.authorization ?? '',
       };
       const a = await d.admit(u);
-      const conn = new FakeConn();
+      const conn = new FakeConn(bus);
       const s = new Session('n1', co.conn ?? conn, a.tenant, d, a.face, outbox, a.connId, a.state);
       runner.open(s);
       await settle();
@@ -133,7 +220,7 @@ export function startCore(o: CoreOptions = {}): Core {
           await settle();
         },
         take() {
-          outbox.flush();
+          endTurn();
           return conn.take();
         },
         close() {

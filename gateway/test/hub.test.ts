@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EmbeddedEngine, ErrorCode, resolveChannel, type ChannelRef } from '@switchyard/shared';
-import { tenantOf } from '@switchyard/testkit';
+import { EmbeddedEngine, ErrorCode, resolveChannel, signClientToken, type ChannelRef } from '@switchyard/shared';
+import { TENANTS, tenantOf } from '@switchyard/testkit';
 import { settle, startCore, type Client, type Core } from './harness.js';
 
 const chan = (core: Core, name: string): ChannelRef => resolveChannel(tenantOf(core.tenants, 'demo'), name);
@@ -65,20 +65,61 @@ test('hub: the subscription limit holds per connection, and a freed slot can be 
   assert.equal(core.hub.channelCount, 2, 'channel a was released');
 });
 
-test('hub: a slow consumer is closed with 4100 after a gap-free prefix; a fast one on the channel gets everything', async () => {
-  const core = startCore({ maxBufferedBytes: 200 });
+test('hub: a slow topic subscriber is closed with 4100 after a gap-free prefix once its channel spent a budget; a fast one gets everything', async () => {
+  const core = startCore({ maxBufferedBytes: 200 }); // a check every 25 bytes published
   const fast = await site(core);
   const slow = await site(core);
   for (const c of [fast, slow]) core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'r') }));
+  c_reset(fast);
+  c_reset(slow);
   slow.conn.buffered = 1; // its socket stops draining
-  for (let i = 1; i <= 10; i++) await publish(core, 'r', 'x'.repeat(40));
-  core.outbox.flush(); // the turn ends: the slow one turns out slow while its frames are written
-  await settle(); // and is closed right after, outside the loop
+  let got: number[] = [];
+  for (let i = 1; i <= 10; i++) {
+    await publish(core, 'r', 'x'.repeat(40));
+    core.endTurn(); // uWS writes the topic frames; the sweep checks on the next turn
+    got = got.concat(ords(slow));
+    await settle(); // a slow consumer found is closed outside the loop
+  }
   assert.deepEqual(ords(fast), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  const got = ords(slow);
-  assert.ok(got.length > 0 && got.length < 10, `a prefix: ${got.join(',')}`);
+  assert.ok(got.length >= 3 && got.length < 10, `a prefix: ${got.join(',')}`);
   assert.deepEqual(got, got.map((_, i) => i + 1), 'gap-free');
   assert.deepEqual(slow.conn.ended, { code: 4100, reason: 'slow consumer: send buffer limit exceeded' });
+  assert.ok(slow.conn.buffered <= 200 + 2 * 70, `passed the limit by at most a frame past the budget: ${slow.conn.buffered}`);
+  assert.equal(core.metrics.stats.slowConsumerCloses, 1);
+  assert.deepEqual(core.bus.topicsOf(slow.conn), [], 'closed: it left the topic');
+});
+
+test('hub: a slow subscriber under the budget on each of its channels is caught by the timed sweep', async () => {
+  const core = startCore({ maxBufferedBytes: 800 }); // budget: 100 bytes per channel
+  const slow = await site(core);
+  for (const name of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o']) {
+    core.hub.activate(slow.s, await core.hub.subscribe(slow.s, { channel: chan(core, name) }));
+    await publish(core, name, 'x'.repeat(55)); // ~90 bytes each: no channel reaches its budget
+  }
+  slow.take();
+  core.hub.sweep.runAll(); // every channel checked: nothing unchecked
+  slow.conn.buffered = 1;
+  for (const name of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o']) await publish(core, name, 'x'.repeat(55));
+  core.endTurn();
+  await settle();
+  assert.ok(slow.conn.buffered > 800, `over the limit: ${slow.conn.buffered}`);
+  assert.equal(slow.conn.ended, undefined, 'no channel spent its budget');
+  core.hub.sweep.runAll(); // what the timer does within 250 ms
+  await settle();
+  assert.equal((slow.conn as { ended?: { code: number } }).ended?.code, 4100);
+});
+
+test('outbox: a slow consumer of direct frames is closed with 4100 after the frame that passed the limit', async () => {
+  const core = startCore({ maxBufferedBytes: 200 });
+  const c = await site(core);
+  c.take();
+  c.conn.buffered = 1;
+  for (let i = 1; i <= 10; i++) c.s.send(`{"n":${i},"pad":"${'x'.repeat(40)}"}`);
+  core.outbox.flush(); // the turn ends: it turns out slow while its frames are written
+  await settle();
+  const got = c.take().map((f) => (JSON.parse(f as string) as { n: number }).n);
+  assert.deepEqual(got, [1, 2, 3, 4], 'a gap-free prefix, up to the frame that passed 200 bytes');
+  assert.deepEqual(c.conn.ended, { code: 4100, reason: 'slow consumer: send buffer limit exceeded' });
   assert.equal(core.metrics.stats.slowConsumerCloses, 1);
 });
 
@@ -96,19 +137,43 @@ test('hub: presence lists subscribers of presence namespaces, and of any channel
   assert.equal(core.hub.subscriptions, 0);
 });
 
-test('outbox: what a connection gets in one turn leaves in one corked write, in order', async () => {
+test('hub: a broadcast publishes once per face in use, whatever the number of subscribers; each gets every message in order', async () => {
   const core = startCore();
-  const a = await site(core);
-  const b = await site(core);
-  for (const c of [a, b]) core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'r') }));
-  c_reset(a);
-  c_reset(b);
+  const subs = [await site(core), await site(core), await core.connect('otter', '/otter?tenant=demo')];
+  for (const c of subs) core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'r') }));
+  for (const c of subs) c_reset(c);
+  const before = core.bus.published;
   for (let i = 1; i <= 5; i++) await publish(core, 'r', i);
-  assert.equal(a.conn.sent.length, 0, 'nothing written before the turn ends');
-  assert.deepEqual(ords(a), [1, 2, 3, 4, 5]);
-  assert.deepEqual(ords(b), [1, 2, 3, 4, 5]);
-  assert.equal(a.conn.corks, 1, 'one corked write for five frames');
-  assert.equal(b.conn.corks, 1);
+  assert.equal(core.bus.published - before, 10, 'five messages, two faces (site, otter)');
+  assert.deepEqual(ords(subs[0] as Client), [1, 2, 3, 4, 5]);
+  assert.deepEqual(ords(subs[1] as Client), [1, 2, 3, 4, 5]);
+  const otter = (subs[2] as Client).take().map((f) => (JSON.parse(f as string) as { message: number }).message);
+  assert.deepEqual(otter, [1, 2, 3, 4, 5]);
+  assert.equal(core.metrics.stats.messagesOut >= 15, true);
+});
+
+test('hub: the subscribe answer and the replay reach a resuming subscriber before any live frame', async () => {
+  const core = startCore();
+  const c = await core.connect('native', '/v1/ws?tenant=demo');
+  for (let i = 1; i <= 3; i++) await publish(core, 'r', i);
+  c.take();
+  await c.send({ type: 'auth', id: 1, token: signClientToken(TENANTS.tenants.demo.secret, { user: 'u' }) });
+  c.take();
+  await c.send({ type: 'subscribe', id: 2, channel: 'r', after: 1 });
+  await publish(core, 'r', 4); // live, in the same turn as nothing else: through the topic
+  const frames = c.take().map((f) => JSON.parse(f as string) as { type: string; seq?: number; id?: number });
+  assert.deepEqual(frames.map((f) => (f.type === 'message' ? f.seq : f.type)), ['reply', 2, 3, 4]);
+  assert.deepEqual(core.bus.topicsOf(c.conn).length, 1, 'live through the topic');
+});
+
+test('outbox: what a connection is sent directly in one turn leaves in one corked write, in order', async () => {
+  const core = startCore();
+  const c = await site(core);
+  c_reset(c);
+  for (let i = 1; i <= 5; i++) c.s.send(`{"n":${i}}`);
+  assert.equal(c.conn.sent.length, 0, 'nothing written before the turn ends');
+  assert.deepEqual(c.take().map((f) => (JSON.parse(f as string) as { n: number }).n), [1, 2, 3, 4, 5]);
+  assert.equal(c.conn.corks, 1, 'one corked write for five frames');
 });
 
 /** Forgets what a client was sent and how often it was corked so far. */

@@ -17,14 +17,14 @@ export interface FaceSpec {
   readonly deliver?: (s: Session, ch: ChannelRef, msg: Message) => void;
 }
 
-/** A registered face: its spec plus a dense slot in the hub's per-broadcast frame cache. */
+/** A registered face: its spec plus a dense index (a channel has one topic per face). */
 export interface Face extends FaceSpec {
   readonly index: number;
 }
 
 /**
- * The faces of one gateway. Dialects register theirs when they are built; the hub sizes its
- * frame cache from `size`, so registration ends before the first broadcast.
+ * The faces of one gateway. Dialects register theirs when they are built; the hub sizes each channel's
+ * per-face topic counts from `size`, so registration ends before the first subscribe.
  */
 export class FaceTable {
   private readonly faces: Face[] = [];
@@ -41,5 +41,10 @@ export class FaceTable {
 
   get size(): number {
     return this.faces.length;
+  }
+
+  /** The face registered with `index`. */
+  get(index: number): Face {
+    return this.faces[index] as Face;
   }
 }

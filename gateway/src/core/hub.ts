@@ -10,66 +10,11 @@ import {
   type NodeStats,
   type PresenceEntry,
 } from '@switchyard/shared';
-import type { ResumePoint, Subscribed, SubscribeTarget } from './commands.js';
+import { ChannelState } from './channel.js';
+import type { Subscribed, SubscribeTarget } from './commands.js';
 import type { Face, FaceTable } from './face.js';
-import type { Session } from './session.js';
-
-/** A channel with local subscribers, under its dense id. */
-class ChannelState {
-  readonly live = new Set<Session>();
-  /** Subscribers still replaying history: live messages wait here until they are caught up. */
-  readonly pending = new Map<Session, Message[]>();
-  /** Subscribers listed in the channel's presence; made for the first (most channels have none). */
-  present: Set<Session> | undefined = undefined;
-  readonly nameJson: string;
-  /** Settles when the engine relays this channel to this node. */
-  ready: Promise<void>;
-  /**
-   * The channel's position as this node knows it: the epoch of the last history read
-   * (undefined: read again) and the highest seq read or relayed since. A live-only subscriber
-   * needs nothing more, so it costs no engine round trip once the channel is known here.
-   */
-  epoch: string | undefined = undefined;
-  last = 0;
-  /** The seq of the last message relayed to this node. */
-  relayed = 0;
-  /** The history read live-only subscribers are waiting for, shared: a subscribe storm on a new channel makes one. */
-  reading: Promise<HistoryPage> | undefined = undefined;
-
-  constructor(
-    readonly id: number,
-    readonly ref: ChannelRef,
-  ) {
-    this.nameJson = JSON.stringify(ref.name);
-    this.ready = Promise.resolve();
-  }
-
-  get size(): number {
-    return this.live.size + this.pending.size;
-  }
-
-  /** What a live-only subscriber is told, from what this node knows (see `epoch`). */
-  position(epoch: string): HistoryPage {
-    return { messages: [], last: this.last, complete: true, epoch };
-  }
-
-  learn(page: HistoryPage): void {
-    if (page.epoch !== this.epoch) {
-      this.epoch = page.epoch;
-      this.last = Math.max(page.last, this.relayed);
-    } else if (page.last > this.last) {
-      this.last = page.last;
-    }
-  }
-
-  relay(seq: number): void {
-    if (seq <= 0) return; // unnumbered (no history)
-    // Seqs only grow within an epoch (the Broker's contract): one that does not started a new one.
-    if (seq <= this.relayed) this.epoch = undefined;
-    this.relayed = seq;
-    if (seq > this.last) this.last = seq;
-  }
-}
+import type { Session, TopicBus } from './session.js';
+import { SlowSweep } from './sweep.js';
 
 /** A subscription made but not yet live: what `activate` writes first. */
 export interface Pending extends Subscribed {
@@ -81,6 +26,8 @@ export interface Pending extends Subscribed {
 export interface HubLimits {
   /** Subscriptions one connection may hold. */
   readonly maxSubscriptions: number;
+  /** Send buffer per connection past which it is closed as a slow consumer (4100). */
+  readonly maxBufferedBytes: number;
 }
 
 /**
@@ -91,18 +38,22 @@ export class Hub {
   private readonly ids = new Map<string, number>();
   private readonly channels: (ChannelState | undefined)[] = [];
   private readonly freeIds: number[] = [];
-  /** Per-broadcast frame cache, one slot per face; sized at the first broadcast, then reused. */
-  private frames: (Uint8Array | undefined)[] = [];
   private readonly slow: Session[] = [];
   private subscriptionCount = 0;
+  /** Closes topic subscribers whose send buffer passed the limit (the outbox checks the rest). */
+  readonly sweep: SlowSweep;
 
   constructor(
     private readonly engine: Engine,
     private readonly faces: FaceTable,
+    private readonly bus: TopicBus,
     private readonly limits: HubLimits,
     private readonly stats: NodeStats,
     private readonly log: Logger,
+    /** Runs the sweep's checks on the next turn (setImmediate in production). */
+    schedule?: (fn: () => void) => void,
   ) {
+    this.sweep = new SlowSweep(limits.maxBufferedBytes, this.markSlow, schedule);
     engine.broker.setDeliveryHandler((ch, msg) => this.broadcast(ch, msg));
   }
 
@@ -121,7 +72,9 @@ export class Hub {
 
   /**
    * The hot path: one message to every local subscriber of its channel. Each face encodes it
-   * at most once; the loop allocates nothing per subscriber.
+   * once, for all its subscribers: one publish to the face's topic, which uWS copies to each
+   * subscriber's queue in C++ and writes after the turn, corked with whatever else the
+   * connection gets. Only `deliver` faces cost JavaScript per subscriber.
    */
   broadcast(ref: ChannelRef, msg: Message): void {
     const id = this.ids.get(ref.key);
@@ -129,24 +82,22 @@ export class Hub {
     const ch = this.channels[id] as ChannelState;
     // Engines hand each message over once, in seq order (Broker's contract): no dedupe here.
     ch.relay(msg.seq);
-    let frames = this.frames;
-    if (frames.length !== this.faces.size) frames = this.frames = new Array<Uint8Array | undefined>(this.faces.size);
-    frames.fill(undefined);
+    const onTopic = ch.onTopic;
     let n = 0;
     let bytes = 0;
-    for (const s of ch.live) {
-      const face = s.face as Face; // live sessions always have one (subscribe checks)
-      if (face.deliver !== undefined) {
-        face.deliver(s, ref, msg);
-        continue;
-      }
-      let frame = frames[face.index];
-      if (frame === undefined) frame = frames[face.index] = (face.encode as Encode)(ref.name, ch.nameJson, msg);
-      if (s.write(frame, face.binary)) {
-        n++;
-        bytes += frame.byteLength;
-      }
+    let largest = 0;
+    for (let f = 0; f < onTopic.length; f++) {
+      const count = onTopic[f] as number;
+      if (count === 0) continue;
+      const face = this.faces.get(f);
+      const frame = (face.encode as Encode)(ref.name, ch.nameJson, msg);
+      this.bus.publish(ch.topic(f), frame, face.binary);
+      n += count;
+      bytes += count * frame.byteLength;
+      if (frame.byteLength > largest) largest = frame.byteLength;
     }
+    if (largest > 0) this.sweep.note(ch, largest);
+    if (ch.delivered.size > 0) for (const s of ch.delivered) (s.face as Face & { deliver: Deliver }).deliver(s, ref, msg);
     if (ch.pending.size > 0) for (const q of ch.pending.values()) q.push(msg);
     this.stats.messagesOut += n;
     this.stats.bytesOut += bytes;
@@ -274,7 +225,19 @@ export class Hub {
     // Queued in the outbox: the replay and the held messages leave in one write with the answer.
     for (const m of sub.replay) write(m);
     for (const m of held) if (m.seq === 0 || m.seq > floor) write(m);
+    if (face.deliver !== undefined) {
+      ch.live.add(s);
+      ch.delivered.add(s);
+      return;
+    }
+    // From here live frames come through the topic, and uWS writes a connection's topic frames
+    // before anything later sent to it directly: what is queued (the answer, replay and held
+    // messages) must leave first, so it leaves now.
+    s.flush();
+    if (s.closed) return; // turned slow on its replay
     ch.live.add(s);
+    s.conn.subscribe(ch.topic(face.index));
+    (ch.onTopic[face.index] as number)++;
   }
 
   /** Removes one subscription; false when `s` was not subscribed. */
@@ -312,7 +275,7 @@ export class Hub {
     const known = this.ids.get(ref.key);
     if (known !== undefined) return this.channels[known] as ChannelState;
     const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.channels.length;
-    const ch = new ChannelState(id, ref);
+    const ch = new ChannelState(id, ref, this.faces.size);
     this.ids.set(ref.key, id);
     this.channels[id] = ch;
     ch.ready = this.engine.broker.subscribe(ref);
@@ -324,7 +287,15 @@ export class Hub {
     s.bits.delete(ch.id);
     s.subscriptions--;
     this.subscriptionCount--;
-    ch.live.delete(s);
+    if (ch.live.delete(s)) {
+      const face = s.face as Face;
+      if (face.deliver !== undefined) {
+        ch.delivered.delete(s);
+      } else {
+        (ch.onTopic[face.index] as number)--;
+        s.conn.unsubscribe(ch.topic(face.index));
+      }
+    }
     ch.pending.delete(s);
     if (ch.present?.delete(s) === true) {
       this.engine.presence.leave(ch.ref, s.id).catch((err: unknown) => this.log.warn({ err }, 'presence leave failed'));
@@ -339,5 +310,6 @@ export class Hub {
 }
 
 type Encode = NonNullable<Face['encode']>;
+type Deliver = NonNullable<Face['deliver']>;
 
 const unsubscribedMeanwhile = (): ProtocolError => new ProtocolError(ErrorCode.NotSubscribed, 'unsubscribed while subscribing');

@@ -14,6 +14,19 @@ export interface Conn {
   cork(fn: () => void): void;
   /** Sends a close frame with code and reason, then closes. Idempotent. */
   end(code: number, reason: string): void;
+  /** Joins a topic of the node's `TopicBus`: what is published to it reaches this connection. */
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+}
+
+/**
+ * uWS pub/sub as the core uses it. A frame published to a topic is queued for each of the
+ * topic's subscribers at that moment; a connection's queued frames are written in one corked
+ * write after the turn, or at once before anything sent to it directly (so a connection sees
+ * them in the order they were published or sent).
+ */
+export interface TopicBus {
+  publish(topic: string, frame: Uint8Array, binary: boolean): void;
 }
 
 export const SendResult = { Backpressure: 0, Success: 1, Dropped: 2 } as const;
@@ -103,6 +116,11 @@ export class Session {
   /** Sends a dialect frame: a string as text, bytes as binary. */
   send(frame: Out): boolean {
     return this.write(frame, typeof frame !== 'string');
+  }
+
+  /** Writes what the connection has queued in the outbox now, rather than after the turn. */
+  flush(): void {
+    this.outbox.flushSession(this);
   }
 
   /** Sends what is queued, then closes with the reason's code and text; nothing is written after. Idempotent. */

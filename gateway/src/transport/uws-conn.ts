@@ -22,6 +22,14 @@ export class UwsConn<T> implements Conn {
     if (this.open) this.ws.cork(fn);
   }
 
+  subscribe(topic: string): void {
+    if (this.open) this.ws.subscribe(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    if (this.open) this.ws.unsubscribe(topic);
+  }
+
   end(code: number, reason: string): void {
     if (!this.open) return;
     this.open = false;

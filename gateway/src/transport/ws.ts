@@ -42,10 +42,10 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
     // Frames up to 16× the limit are read so their sender gets a clear error and close code;
     // beyond that uWS drops the connection before buffering more.
     maxPayloadLength: limits.maxPayload * 16,
-    // Our own limit (checked after every frame written, corked or not) closes a slow consumer;
-    // uWS's is set above it, by more than a frame and a cork buffer, so that the close frame
-    // still fits and the client learns why (4100) instead of seeing the socket cut (1006).
-    maxBackpressure: limits.maxBufferedBytes + 2 * limits.maxPayload + 64 * 1024,
+    // No uWS limit: a frame uWS dropped inside its pub/sub drain could not be answered without
+    // a gap. The core's own checks close a slow consumer (4100) with a gap-free prefix: the
+    // outbox after every frame it writes, the hub's sweep for channel frames (see SlowSweep).
+    maxBackpressure: 0,
     closeOnBackpressureLimit: false,
     idleTimeout: dialect.idleTimeoutSeconds ?? limits.idleTimeoutSeconds,
     sendPingsAutomatically: true,
