@@ -5,6 +5,7 @@ import {
   channelAllowed,
   errorName,
   toClientError,
+  type ClientInfo,
   type Logger,
   type Metrics,
   type Publisher,
@@ -222,22 +223,31 @@ export class CommandRunner {
     this.allowed(s, cmd.channel.name);
     const from = s.clientInfo();
     const stored = this.publisher.publish(cmd.channel, cmd.data, from);
-    if (cmd.up !== undefined) {
-      const up = cmd.up;
-      void stored.then(() => this.publisher.relayUp(up.channel, up.data, from), () => {
-        // not stored: the failure is answered below, and nothing goes up
-      });
-    }
+    const up = cmd.up;
+    // One reaction per publish (a high-rate publisher makes many): once stored, the relay up
+    // to backends listening on the broker, then the answer; or the failure's answer.
     // Not acknowledged: the engine was handed the message in order; the next frame need not wait.
     if (!cmd.ack) {
-      stored.catch((err: unknown) => this.fail(s, req, err));
+      stored.then(up === undefined ? undefined : () => this.relayUp(up, from), (err: unknown) => this.fail(s, req, err));
       return false;
     }
     stored.then(
-      (outcome) => this.doneThenResume(s, req, { op: 'publish', cmd, outcome }),
+      (outcome) => {
+        this.doneThenResume(s, req, { op: 'publish', cmd, outcome });
+        if (up !== undefined) this.relayUp(up, from);
+      },
       (err: unknown) => this.failThenResume(s, req, err),
     );
     return true;
+  }
+
+  /** A stored publish goes up to backends; a broker that cannot take it is logged (the message is stored and answered). */
+  private relayUp(up: NonNullable<Publish['up']>, from: ClientInfo): void {
+    try {
+      this.publisher.relayUp(up.channel, up.data, from);
+    } catch (err) {
+      this.log.warn({ err, channel: up.channel.key }, 'relay up to backends failed');
+    }
   }
 
   /** Answers a success; the opening command (no request) is answered to no one. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CloseReason, closeCode, closeText, type ClientInfo, type PresenceEntry, type Tenant } from '@switchyard/shared';
+import { CloseReason, closeCode, closeText, sharedClientInfo, type ClientInfo, type PresenceEntry, type Tenant } from '@switchyard/shared';
 import { ChannelBits } from './bitset.js';
 import type { Face } from './face.js';
 import type { Dialect } from './dialect.js';
@@ -139,11 +139,11 @@ export class Session {
 
   /** The connection as the `from` of its publishes (info as JSON text). */
   clientInfo(): ClientInfo {
-    return (this.from ??= {
+    return (this.from ??= sharedClientInfo({
       conn: this.id,
       ...(this.user !== undefined ? { user: this.user } : {}),
       ...(this.info !== undefined ? { info: JSON.stringify(this.info) } : {}),
-    });
+    }));
   }
 
   /** The connection's entry in presence lists. */

@@ -1,10 +1,15 @@
 import { ErrorCode, ProtocolError, isPlainObject } from '@switchyard/shared';
 
+const decoder = new TextDecoder();
+
+/** A client frame's bytes as text (UTF-8). TextDecoder: half the cost of `Buffer.from(data).toString()`, which wraps the bytes first. */
+export const utf8Text = (data: ArrayBuffer): string => decoder.decode(data);
+
 /** A client text frame parsed as a JSON object; `bad_frame` otherwise (what: how the dialect names a frame). */
 export function jsonObject(data: ArrayBuffer, what: string): Record<string, unknown> {
   let frame: unknown;
   try {
-    frame = JSON.parse(Buffer.from(data).toString('utf8'));
+    frame = JSON.parse(utf8Text(data));
   } catch {
     throw new ProtocolError(ErrorCode.BadFrame, 'malformed JSON');
   }

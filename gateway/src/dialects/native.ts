@@ -17,7 +17,7 @@ import type { Command, Done } from '../core/commands.js';
 import type { Admission, Dialect, DialectContext, UpgradeInfo } from '../core/dialect.js';
 import type { Face } from '../core/face.js';
 import type { Out, Session } from '../core/session.js';
-import { parseAfter } from './frames.js';
+import { parseAfter, utf8Text } from './frames.js';
 
 /** Subprotocols a native client may ask for; JSON text frames unless it asks for msgpack. */
 export const NATIVE_JSON_PROTOCOL = 'switchyard.v1.json';
@@ -93,7 +93,7 @@ export class NativeDialect implements Dialect<NativeRequest> {
     let text: string | undefined;
     try {
       if (binary) frame = unpackr.unpack(new Uint8Array(data).slice());
-      else frame = JSON.parse((text = Buffer.from(data).toString('utf8')));
+      else frame = JSON.parse((text = utf8Text(data)));
     } catch {
       throw new ProtocolError(ErrorCode.BadFrame, binary ? 'frame is not valid msgpack' : 'frame is not valid JSON');
     }

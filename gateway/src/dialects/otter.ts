@@ -18,6 +18,7 @@ import type { Command, Done } from '../core/commands.js';
 import type { Admission, Dialect, DialectContext, UpgradeInfo } from '../core/dialect.js';
 import type { Face } from '../core/face.js';
 import type { Out, Session } from '../core/session.js';
+import { utf8Text } from './frames.js';
 
 export const OTTER_PATH = '/otter';
 
@@ -84,7 +85,7 @@ export class OtterDialect implements Dialect<OtterRequest> {
   }
 
   parse(data: ArrayBuffer): OtterRequest {
-    const text = Buffer.from(data).toString('utf8');
+    const text = utf8Text(data);
     try {
       return { frame: JSON.parse(text) as unknown, malformed: false };
     } catch {

@@ -19,8 +19,24 @@ export interface Message {
   readonly from?: ClientInfo;
 }
 
+/** The JSON of `ClientInfo`s that many messages share (a connection's), made once each. */
+const knownJson = new WeakMap<ClientInfo, string>();
+
+/**
+ * Makes `f` the `from` of many messages (a connection's publishes): its JSON is made once
+ * here, not per message and face. Returns `f`.
+ */
+export function sharedClientInfo(f: ClientInfo): ClientInfo {
+  knownJson.set(f, buildClientInfoJson(f));
+  return f;
+}
+
 /** `from` as JSON text (`info` is already JSON text, spliced in). */
 export function clientInfoJson(f: ClientInfo): string {
+  return knownJson.get(f) ?? buildClientInfoJson(f);
+}
+
+function buildClientInfoJson(f: ClientInfo): string {
   let s = `{"conn":${JSON.stringify(f.conn)}`;
   if (f.user !== undefined) s += `,"user":${JSON.stringify(f.user)}`;
   if (f.info !== undefined) s += `,"info":${f.info}`;
