@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EmbeddedEngine, issueSiteToken, siteChannelAuth, type ChannelRef, type HistoryPage } from '@switchyard/shared';
+import { EmbeddedEngine, issueSiteToken, signClientToken, siteChannelAuth, type ChannelRef, type HistoryPage } from '@switchyard/shared';
 import { TENANTS } from '@switchyard/testkit';
 import { settle, startCore } from './harness.js';
 
@@ -95,4 +95,39 @@ test('runner: a command that fails before it ever waits still lets the queued on
     '{"response":"ok","req_id":"3","body":null}',
     '{"response":"ok","req_id":"4","body":null}',
   ]);
+});
+
+/** An embedded engine whose relay up to backends fails, as a NATS broker whose connection closed does. */
+class NoRelayEngine extends EmbeddedEngine {
+  relays = 0;
+  override relayUp(): void {
+    this.relays++;
+    throw new Error('connection closed');
+  }
+}
+
+test('runner: a publish whose relay up to backends fails is still stored and answered, and the connection goes on', async () => {
+  const engine = new NoRelayEngine();
+  const core = startCore({ engine });
+  const rejections: unknown[] = [];
+  const onRejection = (err: unknown): void => {
+    rejections.push(err);
+  };
+  process.on('unhandledRejection', onRejection);
+  try {
+    const c = await core.connect('native', '/v1/ws?tenant=demo');
+    c.take();
+    const token = signClientToken(TENANTS.tenants.demo.secret, { user: 'u' });
+    await c.send({ type: 'auth', id: 1, token });
+    await c.send({ type: 'publish', id: 2, channel: 'chat:r', data: 1 });
+    await c.send({ type: 'publish', id: 3, channel: 'chat:r', data: 2, ack: false });
+    await c.send({ type: 'publish', id: 4, channel: 'chat:r', data: 3 });
+    await settle();
+    const replies = c.take().map((f) => JSON.parse(f as string) as { id?: number; result?: { seq: number } });
+    assert.deepEqual(replies.filter((r) => r.id !== 1).map((r) => [r.id, r.result?.seq]), [[2, 1], [4, 3]]);
+    assert.equal(engine.relays, 3, 'each stored publish was relayed (and failed)');
+    assert.deepEqual(rejections, [], 'no unhandled rejection');
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
 });
