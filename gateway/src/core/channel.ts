@@ -10,11 +10,14 @@ import type { Session } from './session.js';
 export class ChannelState {
   /** Every live subscriber (the slow-consumer sweep and presence walk these). */
   readonly live = new Set<Session>();
-  /** Live subscribers of `deliver` faces: the only per-subscriber work of a broadcast. */
-  readonly delivered = new Set<Session>();
-  /** Live subscribers per encode face (by face index), each subscribed to `topic(index)`. */
+  /** Live subscribers of `deliver` faces (the only per-subscriber work of a broadcast); made for the first. */
+  delivered: Set<Session> | undefined = undefined;
+  /**
+   * Live subscribers per encode face (by face index), each subscribed to `topic(index)`.
+   * Per channel, not per subscriber, and sized once: with one channel per user, what a
+   * channel costs is what a connection costs.
+   */
   readonly onTopic: number[];
-  private readonly topics: string[] = [];
   /** Subscribers still replaying history: live messages wait here until they are caught up. */
   readonly pending = new Map<Session, Message[]>();
   /** Subscribers listed in the channel's presence; made for the first (most channels have none). */
@@ -59,7 +62,9 @@ export class ChannelState {
    * picks a message's recipients when it is published, so a reused topic reaches no one stale.
    */
   topic(face: number): string {
-    return (this.topics[face] ??= `${this.id}/${face}`);
+    // Made when needed, not kept: uWS copies a topic name on each call anyway, and a cache
+    // per channel would cost every one-user channel more than the string costs a publish.
+    return `${this.id}/${face}`;
   }
 
   /** What a live-only subscriber is told, from what this node knows (see `epoch`). */

@@ -32,7 +32,7 @@ export interface HubLimits {
 
 /**
  * The node's subscription index and fan-out. Channels are interned to dense ids (recycled when
- * their last local subscriber leaves); each session holds a bitset over them.
+ * their last local subscriber leaves); each session holds the ids of its channels.
  */
 export class Hub {
   private readonly ids = new Map<string, number>();
@@ -97,7 +97,7 @@ export class Hub {
       if (frame.byteLength > largest) largest = frame.byteLength;
     }
     if (largest > 0) this.sweep.note(ch, largest);
-    if (ch.delivered.size > 0) for (const s of ch.delivered) (s.face as Face & { deliver: Deliver }).deliver(s, ref, msg);
+    if (ch.delivered !== undefined) for (const s of ch.delivered) (s.face as Face & { deliver: Deliver }).deliver(s, ref, msg);
     if (ch.pending.size > 0) for (const q of ch.pending.values()) q.push(msg);
     this.stats.messagesOut += n;
     this.stats.bytesOut += bytes;
@@ -118,7 +118,7 @@ export class Hub {
 
   isSubscribed(s: Session, ref: ChannelRef): boolean {
     const id = this.ids.get(ref.key);
-    return id !== undefined && s.bits.has(id);
+    return id !== undefined && s.channels.has(id);
   }
 
   /**
@@ -132,7 +132,7 @@ export class Hub {
     if (this.isSubscribed(s, ref)) throw new ProtocolError(ErrorCode.AlreadySubscribed, `already subscribed to ${ref.name}`);
     if (s.subscriptions >= this.limits.maxSubscriptions) throw this.limitError();
     const ch = this.intern(ref);
-    s.bits.add(ch.id);
+    s.channels.add(ch.id);
     s.subscriptions++;
     this.subscriptionCount++;
     ch.pending.set(s, []);
@@ -227,7 +227,7 @@ export class Hub {
     for (const m of held) if (m.seq === 0 || m.seq > floor) write(m);
     if (face.deliver !== undefined) {
       ch.live.add(s);
-      ch.delivered.add(s);
+      (ch.delivered ??= new Set()).add(s);
       return;
     }
     // From here live frames come through the topic, and uWS writes a connection's topic frames
@@ -243,7 +243,7 @@ export class Hub {
   /** Removes one subscription; false when `s` was not subscribed. */
   unsubscribe(s: Session, ref: ChannelRef): boolean {
     const id = this.ids.get(ref.key);
-    if (id === undefined || !s.bits.has(id)) return false;
+    if (id === undefined || !s.channels.has(id)) return false;
     this.drop(s, this.channels[id] as ChannelState);
     return true;
   }
@@ -251,16 +251,16 @@ export class Hub {
   /** Removes every subscription of a closing session. */
   removeSession(s: Session): void {
     s.dispose();
-    s.bits.forEach((id) => {
+    for (const id of s.channels.take()) {
       const ch = this.channels[id];
       if (ch !== undefined) this.drop(s, ch);
-    });
+    }
   }
 
   /** The channels `s` is subscribed to (or subscribing to). */
   channelsOf(s: Session): ChannelRef[] {
     const out: ChannelRef[] = [];
-    s.bits.forEach((id) => {
+    s.channels.forEach((id) => {
       const ch = this.channels[id];
       if (ch !== undefined) out.push(ch.ref);
     });
@@ -284,13 +284,13 @@ export class Hub {
   }
 
   private drop(s: Session, ch: ChannelState): void {
-    s.bits.delete(ch.id);
+    s.channels.delete(ch.id);
     s.subscriptions--;
     this.subscriptionCount--;
     if (ch.live.delete(s)) {
       const face = s.face as Face;
       if (face.deliver !== undefined) {
-        ch.delivered.delete(s);
+        ch.delivered?.delete(s);
       } else {
         (ch.onTopic[face.index] as number)--;
         s.conn.unsubscribe(ch.topic(face.index));

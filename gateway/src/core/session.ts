@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CloseReason, closeCode, closeText, sharedClientInfo, type ClientInfo, type PresenceEntry, type Tenant } from '@switchyard/shared';
-import { ChannelBits } from './bitset.js';
+import { ChannelIds } from './channel-ids.js';
 import type { Face } from './face.js';
 import type { Dialect } from './dialect.js';
 import type { Outbox } from './outbox.js';
@@ -63,7 +63,8 @@ export class Session {
   /** Fixed at upgrade, or bound once by an `authenticate` whose credential names it (bartnet). */
   tenant: Tenant;
   readonly dialect: Dialect;
-  readonly bits = new ChannelBits();
+  /** The channels it is subscribed or subscribing to (the hub's ids). */
+  readonly channels = new ChannelIds();
   readonly openedAt = Date.now();
   subscriptions = 0;
   authenticated = false;
