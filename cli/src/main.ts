@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { TenantsConfigError, createLogger } from '@switchyard/shared';
+import { TenantsConfigError, createLogger, logUnhandledRejections } from '@switchyard/shared';
 import { OPTIONS, checkOptions, toConfig, type CliConfig } from './options.js';
 import { loadTenants, serverOptions } from './server-options.js';
 import { startServer, type Role } from './server.js';
@@ -93,6 +93,7 @@ async function run(role: Role, c: CliConfig): Promise<number> {
     return 2;
   }
   const log = createLogger(c.logLevel, { node: c.nodeId });
+  logUnhandledRejections(log);
   if (role === 'gateway' && c.publicUrl === undefined && [...tenants.tenants.values()].some((t) => t.webhook !== undefined)) {
     // A gateway serves no /v1/connections: ws_uris must point at the control API.
     log.warn('WSaaS webhooks are configured but --public-url (WS_HOSTNAME) is not: ws_uris will point at this gateway, which cannot serve them; set it to the control API address');

@@ -5,7 +5,7 @@
  * thread, which gathers every thread's part.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogger, type OpsSource } from '@switchyard/shared';
+import { createLogger, logUnhandledRejections, type OpsSource } from '@switchyard/shared';
 import { loadTenants, serverOptions } from './server-options.js';
 import { startServer, type RunningServer } from './server.js';
 import type { FromThread, Gathered, ThreadData, ToThread } from './thread-messages.js';
@@ -51,6 +51,7 @@ port.on('message', (m: ToThread) => {
 
 try {
   const log = createLogger(config.logLevel, { node: nodeId, thread: index });
+  logUnhandledRejections(log);
   server = await startServer({ ...(await serverOptions(role, config, loadTenants(config), log, nodeId)), thread: { gather } });
   post({ t: 'started', descriptor: server.descriptor });
 } catch (err) {

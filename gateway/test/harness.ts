@@ -125,6 +125,7 @@ export class FakeConn implements Conn {
 export interface Core {
   readonly engine: Engine;
   readonly hub: Hub;
+  readonly faces: FaceTable;
   readonly runner: CommandRunner;
   /** Flushed by `Client.take` (and nothing else): a test sees exactly what one flush writes. */
   readonly outbox: Outbox;
@@ -188,6 +189,7 @@ export function startCore(o: CoreOptions = {}): Core {
   return {
     engine,
     hub,
+    faces,
     runner,
     outbox,
     bus,

@@ -268,3 +268,22 @@ test('hub: seqs that start again (a new epoch) make the next live-only subscribe
   await core.hub.subscribe(b.s, { channel: ref });
   assert.equal(reads(), before + 1);
 });
+
+test('hub: a face that throws costs only its own subscribers the message; the others, the pending and the engine go on', async () => {
+  const core = startCore();
+  const boom = core.faces.register({ name: 'boom', binary: false, encode: () => { throw new RangeError('Maximum call stack size exceeded'); } });
+  const a = await site(core);
+  const broken = await site(core);
+  (broken.s as { face: unknown }).face = boom; // a session of the broken face
+  for (const c of [broken, a]) core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: chan(core, 'r') }));
+  c_reset(a);
+  const late = await site(core);
+  const pending = core.hub.subscribe(late.s, { channel: chan(core, 'r'), from: { after: 0 } }); // held while it subscribes
+  const seq = await publish(core, 'r', 'x');
+  assert.equal(seq.seq, 1, 'stored and answered');
+  await publish(core, 'r', 'y');
+  assert.deepEqual(ords(a), [1, 2], 'the other face got both');
+  core.hub.activate(late.s, await pending);
+  assert.deepEqual(ords(late), [1, 2], 'and so did a subscriber joining meanwhile');
+  assert.deepEqual(broken.take(), [], 'the broken face got nothing, and nobody crashed');
+});

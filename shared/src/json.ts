@@ -23,6 +23,40 @@ export function payloadText(value: unknown, decodedFromMsgpack = false): string 
   return text;
 }
 
+/**
+ * The deepest nesting (objects and arrays) a message payload may have. Every face must be
+ * able to encode what was accepted: msgpack's encoder, a recursive walk, overflows the stack
+ * somewhere past 2,000 levels, after the message was stored. Far deeper than real data nests.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * Whether the (valid) JSON `text` nests deeper than `max`. Cheap for what real payloads
+ * look like: a text too short to nest that deep, or with no more than `max` opening brackets
+ * in all (counted with indexOf), is answered without a walk.
+ */
+export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
+  if (text.length < 2 * (max + 1)) return false;
+  let openers = 0;
+  for (let j = text.indexOf('{'); j >= 0 && openers <= max; j = text.indexOf('{', j + 1)) openers++;
+  for (let j = text.indexOf('['); j >= 0 && openers <= max; j = text.indexOf('[', j + 1)) openers++;
+  if (openers <= max) return false;
+  let depth = 0;
+  for (let j = 0; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === QUOTE) j = stringEnd(text, j);
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+  }
+  return false;
+}
+
+/** `bad_request` for a payload nested deeper than MAX_JSON_DEPTH. */
+export function checkDepth(text: string, what = 'data'): void {
+  if (jsonTooDeep(text)) throw new ProtocolError(ErrorCode.BadRequest, `${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
+}
+
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 

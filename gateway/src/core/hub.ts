@@ -54,7 +54,15 @@ export class Hub {
     schedule?: (fn: () => void) => void,
   ) {
     this.sweep = new SlowSweep(limits.maxBufferedBytes, this.markSlow, schedule);
-    engine.broker.setDeliveryHandler((ch, msg) => this.broadcast(ch, msg));
+    // The engine's reader (a NATS subscription callback) must survive anything a broadcast
+    // does: a throw there would end the reader, and every channel of the node would go quiet.
+    engine.broker.setDeliveryHandler((ch, msg) => {
+      try {
+        this.broadcast(ch, msg);
+      } catch (err) {
+        this.log.error({ err, channel: ch.key, seq: msg.seq }, 'broadcast failed');
+      }
+    });
   }
 
   get channelCount(): number {
@@ -90,17 +98,40 @@ export class Hub {
       const count = onTopic[f] as number;
       if (count === 0) continue;
       const face = this.faces.get(f);
-      const frame = (face.encode as Encode)(ref.name, ch.nameJson, msg);
+      let frame: Uint8Array;
+      try {
+        frame = (face.encode as Encode)(ref.name, ch.nameJson, msg);
+      } catch (err) {
+        this.encodeFailed(err, face, ref, msg); // this face's subscribers miss it; nobody else does
+        continue;
+      }
       this.bus.publish(ch.topic(f), frame, face.binary);
       n += count;
       bytes += count * frame.byteLength;
       if (frame.byteLength > largest) largest = frame.byteLength;
     }
     if (largest > 0) this.sweep.note(ch, largest);
-    if (ch.delivered !== undefined) for (const s of ch.delivered) (s.face as Face & { deliver: Deliver }).deliver(s, ref, msg);
+    if (ch.delivered !== undefined) {
+      for (const s of ch.delivered) {
+        const face = s.face as Face & { deliver: Deliver };
+        try {
+          face.deliver(s, ref, msg);
+        } catch (err) {
+          this.encodeFailed(err, face, ref, msg);
+        }
+      }
+    }
     if (ch.pending.size > 0) for (const q of ch.pending.values()) q.push(msg);
     this.stats.messagesOut += n;
     this.stats.bytesOut += bytes;
+  }
+
+  /**
+   * A face that could not encode a message (faces must not throw; the ingress bounds make it
+   * so). Logged; only that face's subscribers miss the message.
+   */
+  private encodeFailed(err: unknown, face: Face, ref: ChannelRef, msg: Message): void {
+    this.log.error({ err, face: face.name, channel: ref.key, seq: msg.seq }, 'a face could not encode a message');
   }
 
   /** Called by a session that became a slow consumer; closed after the current loop. */
@@ -212,11 +243,17 @@ export class Hub {
     const face = s.face as Face;
     const stats = this.stats;
     const write = (m: Message): void => {
-      if (face.deliver !== undefined) {
-        face.deliver(s, ch.ref, m);
+      let frame: Uint8Array;
+      try {
+        if (face.deliver !== undefined) {
+          face.deliver(s, ch.ref, m);
+          return;
+        }
+        frame = (face.encode as Encode)(ch.ref.name, ch.nameJson, m);
+      } catch (err) {
+        this.encodeFailed(err, face, ch.ref, m);
         return;
       }
-      const frame = (face.encode as Encode)(ch.ref.name, ch.nameJson, m);
       if (s.write(frame, face.binary)) {
         stats.messagesOut++;
         stats.bytesOut += frame.byteLength;

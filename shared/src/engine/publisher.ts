@@ -2,6 +2,7 @@ import type { ChannelRef } from '../model/channel.js';
 import type { ClientInfo, Message } from '../model/message.js';
 import type { Metrics } from '../metrics.js';
 import { ErrorCode, ProtocolError } from '../codes.js';
+import { checkDepth } from '../json.js';
 import type { Engine } from './engine.js';
 
 /**
@@ -15,12 +16,16 @@ export class Publisher {
     private readonly maxPayload: number,
   ) {}
 
-  /** The payload's size in bytes; `payload_too_large` past the limit. */
+  /**
+   * The payload's size in bytes; `payload_too_large` past the limit, `bad_request` when it
+   * nests deeper than every face can encode (MAX_JSON_DEPTH). Every publish path passes here.
+   */
   check(data: string): number {
     const bytes = Buffer.byteLength(data);
     if (bytes > this.maxPayload) {
       throw new ProtocolError(ErrorCode.PayloadTooLarge, `message data is ${bytes} bytes, more than the ${this.maxPayload} allowed`);
     }
+    checkDepth(data);
     return bytes;
   }
 

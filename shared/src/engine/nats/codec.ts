@@ -1,5 +1,6 @@
 import { headers as natsHeaders, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import type { JsMsg, StoredMsg } from '@nats-io/jetstream';
+import { jsonTooDeep } from '../../json.js';
 import { clientInfoJson, type ClientInfo, type Message } from '../../model/message.js';
 import { Header } from './subjects.js';
 
@@ -26,8 +27,9 @@ export function messageHeaders(time: number, from: ClientInfo | undefined): MsgH
 export const fromJson = clientInfoJson;
 
 /**
- * Builds a Message from NATS parts; undefined when the payload is not JSON (a backend
- * publishing straight to NATS may send anything, and faces splice `data` into frames as is).
+ * Builds a Message from NATS parts; undefined when the payload is not JSON, or nests deeper
+ * than every face can encode (a backend publishing straight to NATS may send anything, and
+ * faces splice `data` into frames as is).
  * A missing or bad time becomes now; a bad `from` is left out.
  */
 export function toMessage(data: string, seq: string | undefined, time: string | undefined, from: string | undefined): Message | undefined {
@@ -36,6 +38,7 @@ export function toMessage(data: string, seq: string | undefined, time: string | 
   } catch {
     return undefined;
   }
+  if (jsonTooDeep(data)) return undefined;
   const t = Number(time);
   const base = { seq: Number(seq ?? '0') || 0, time: Number.isFinite(t) && t > 0 ? Math.floor(t) : Date.now(), data };
   if (from === undefined) return base;

@@ -185,7 +185,7 @@ export class LiveRelay {
     this.received++;
     const lm = liveMessage(m);
     if (lm === undefined) {
-      this.log.warn({ subject: m.subject }, 'dropped a live message whose payload is not JSON');
+      this.log.warn({ subject: m.subject }, 'dropped a live message whose payload is not JSON or nests too deep');
       return;
     }
     lc.sequencer.live(lm.msg, lm.prev);
