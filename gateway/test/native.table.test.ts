@@ -44,7 +44,8 @@ frameTable('native (docs/protocol.md)', [
     steps: [
       { send: '{nope', want: { a: ['{"type":"error","error":{"code":101,"name":"bad_frame","message":"frame is not valid JSON"}}'] } },
       { send: { type: 'nope', id: 9 }, want: { a: ['{"type":"reply","id":9,"error":{"code":102,"name":"unknown_command","message":"unknown command type \'nope\'"}}'] } },
-      { send: { type: 'ping', id: {} }, want: { a: ['{"type":"error","error":{"code":103,"name":"bad_request","message":"id must be a string or a number"}}'] } },
+      { send: { type: 'ping', id: {} }, want: { a: ['{"type":"error","error":{"code":103,"name":"bad_request","message":"id must be a string or a finite number"}}'] } },
+      { send: '{"type":"ping","id":1e400}', want: { a: ['{"type":"error","error":{"code":103,"name":"bad_request","message":"id must be a string or a finite number"}}'] } },
       { send: { type: 'subscribe', id: 1, channel: 'chat:x' }, want: { a: ['{"type":"reply","id":1,"error":{"code":110,"name":"unauthorized","message":"authenticate first: send {\\"type\\":\\"auth\\",\\"token\\":…}"}}'] } },
       { send: { type: 'auth', id: 2, token: 'x' }, want: { a: ['{"type":"reply","id":2,"error":{"code":111,"name":"token_invalid","message":"invalid token: not a JWT"}}'] } },
       { send: { type: 'auth', id: 3, token }, want: { a: ['{"type":"reply","id":3,"result":{"conn":"$a","user":"alice","exp":4102444800}}'] } },

@@ -52,6 +52,9 @@ export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
   return false;
 }
 
+/** The deepest a client frame may nest: its payload's bound and room for the envelope around it. */
+export const MAX_FRAME_DEPTH = MAX_JSON_DEPTH + 8;
+
 /** `bad_request` for a payload nested deeper than MAX_JSON_DEPTH. */
 export function checkDepth(text: string, what = 'data'): void {
   if (jsonTooDeep(text)) throw new ProtocolError(ErrorCode.BadRequest, `${what} nests deeper than ${MAX_JSON_DEPTH} levels`);

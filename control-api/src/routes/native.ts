@@ -1,8 +1,11 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import {
   ErrorCode,
+  MAX_CLIENT_TOKEN_LENGTH,
+  MAX_JSON_DEPTH,
   ProtocolError,
   isPlainObject,
+  jsonTooDeep,
   payloadText,
   resolveChannel,
   signClientToken,
@@ -120,6 +123,17 @@ export function mountNativeRoutes(app: TemplatedApp, ctx: ControlContext): void 
     if (channels !== undefined && (!Array.isArray(channels) || !channels.every((c) => typeof c === 'string'))) {
       throw new ProtocolError(ErrorCode.BadRequest, 'channels must be an array of strings');
     }
+    if (info !== undefined) {
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(info);
+      } catch {
+        text = undefined; // nested beyond what the serializer can walk
+      }
+      if (text === undefined || jsonTooDeep(text)) {
+        throw new ProtocolError(ErrorCode.BadRequest, `info must be a JSON value nested at most ${MAX_JSON_DEPTH} levels deep`);
+      }
+    }
     const exp = Math.floor(Date.now() / 1000) + ttl;
     const token = signClientToken(tenant.secret, {
       exp,
@@ -127,6 +141,10 @@ export function mountNativeRoutes(app: TemplatedApp, ctx: ControlContext): void 
       ...(info !== undefined ? { info } : {}),
       ...(channels !== undefined ? { channels: channels as string[] } : {}),
     });
+    // A token clients could not use is refused here, not minted.
+    if (token.length > MAX_CLIENT_TOKEN_LENGTH) {
+      throw new ProtocolError(ErrorCode.BadRequest, `the token would be ${token.length} characters, more than the ${MAX_CLIENT_TOKEN_LENGTH} clients may send: make info or channels smaller`);
+    }
     return { status: 200, body: { token, expires: ttl } };
   });
 }

@@ -1,18 +1,28 @@
-import { ErrorCode, ProtocolError, isPlainObject } from '@switchyard/shared';
+import { ErrorCode, MAX_FRAME_DEPTH, ProtocolError, isPlainObject, jsonTooDeep } from '@switchyard/shared';
 
 const decoder = new TextDecoder();
 
 /** A client frame's bytes as text (UTF-8). TextDecoder: half the cost of `Buffer.from(data).toString()`, which wraps the bytes first. */
 export const utf8Text = (data: ArrayBuffer): string => decoder.decode(data);
 
+/**
+ * `bad_request` for a (valid JSON) frame nested deeper than MAX_FRAME_DEPTH: nothing in any
+ * dialect nests that deep, and answers that echo a frame must be able to serialize it.
+ */
+export function checkFrameDepth(text: string, what: string): void {
+  if (jsonTooDeep(text, MAX_FRAME_DEPTH)) throw new ProtocolError(ErrorCode.BadRequest, `${what} nests deeper than ${MAX_FRAME_DEPTH} levels`);
+}
+
 /** A client text frame parsed as a JSON object; `bad_frame` otherwise (what: how the dialect names a frame). */
 export function jsonObject(data: ArrayBuffer, what: string): Record<string, unknown> {
   let frame: unknown;
+  const text = utf8Text(data);
   try {
-    frame = JSON.parse(utf8Text(data));
+    frame = JSON.parse(text);
   } catch {
     throw new ProtocolError(ErrorCode.BadFrame, 'malformed JSON');
   }
+  checkFrameDepth(text, what);
   if (!isPlainObject(frame)) throw new ProtocolError(ErrorCode.BadFrame, `${what} must be a JSON object`);
   return frame;
 }

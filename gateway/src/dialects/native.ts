@@ -17,7 +17,7 @@ import type { Command, Done } from '../core/commands.js';
 import type { Admission, Dialect, DialectContext, UpgradeInfo } from '../core/dialect.js';
 import type { Face } from '../core/face.js';
 import type { Out, Session } from '../core/session.js';
-import { parseAfter, utf8Text } from './frames.js';
+import { checkFrameDepth, parseAfter, utf8Text } from './frames.js';
 
 /** Subprotocols a native client may ask for; JSON text frames unless it asks for msgpack. */
 export const NATIVE_JSON_PROTOCOL = 'switchyard.v1.json';
@@ -97,10 +97,12 @@ export class NativeDialect implements Dialect<NativeRequest> {
     } catch {
       throw new ProtocolError(ErrorCode.BadFrame, binary ? 'frame is not valid msgpack' : 'frame is not valid JSON');
     }
+    if (text !== undefined) checkFrameDepth(text, 'frame');
     if (!isPlainObject(frame)) throw new ProtocolError(ErrorCode.BadFrame, 'frame must be an object');
     const id = frame.id;
-    if (id !== undefined && typeof id !== 'string' && typeof id !== 'number') {
-      throw new ProtocolError(ErrorCode.BadRequest, 'id must be a string or a number');
+    // A number JSON cannot write back (1e400 parses to Infinity) would be echoed as null.
+    if (id !== undefined && typeof id !== 'string' && (typeof id !== 'number' || !Number.isFinite(id))) {
+      throw new ProtocolError(ErrorCode.BadRequest, 'id must be a string or a finite number');
     }
     return { frame, id, text };
   }

@@ -18,7 +18,7 @@ import type { Command, Done } from '../core/commands.js';
 import type { Admission, Dialect, DialectContext, UpgradeInfo } from '../core/dialect.js';
 import type { Face } from '../core/face.js';
 import type { Out, Session } from '../core/session.js';
-import { utf8Text } from './frames.js';
+import { checkFrameDepth, utf8Text } from './frames.js';
 
 export const OTTER_PATH = '/otter';
 
@@ -41,8 +41,10 @@ type Frame = Record<string, unknown>;
 
 /** A client frame: the parsed object, or what could be read of it (errors echo it in `from`). */
 export interface OtterRequest {
+  /** The parsed command; for a frame refused at parse, its text (cut to 1 KB), which the error echoes. */
   readonly frame: unknown;
-  readonly malformed: boolean;
+  /** Why the frame was refused at parse (answered by `command`). */
+  readonly refused?: ProtocolError;
 }
 
 interface OtterState {
@@ -86,15 +88,22 @@ export class OtterDialect implements Dialect<OtterRequest> {
 
   parse(data: ArrayBuffer): OtterRequest {
     const text = utf8Text(data);
+    let frame: unknown;
     try {
-      return { frame: JSON.parse(text) as unknown, malformed: false };
+      frame = JSON.parse(text);
     } catch {
-      return { frame: text.slice(0, 1024), malformed: true };
+      return { frame: text.slice(0, 1024), refused: new ProtocolError(ErrorCode.BadFrame, 'malformed JSON') };
     }
+    try {
+      checkFrameDepth(text, 'command');
+    } catch (err) {
+      return { frame: text.slice(0, 1024), refused: err as ProtocolError };
+    }
+    return { frame };
   }
 
   command(s: Session, req: OtterRequest): Command {
-    if (req.malformed) throw new ProtocolError(ErrorCode.BadFrame, 'malformed JSON');
+    if (req.refused !== undefined) throw req.refused;
     if (!isPlainObject(req.frame)) throw new ProtocolError(ErrorCode.BadFrame, 'command must be a JSON object');
     const f = req.frame;
     const st = s.state as OtterState;

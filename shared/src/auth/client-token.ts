@@ -17,6 +17,9 @@ export interface ClientClaims {
   readonly channels?: readonly string[];
 }
 
+/** The longest token `verifyClientToken` reads (a client's whole `auth` frame stays small). */
+export const MAX_CLIENT_TOKEN_LENGTH = 8192;
+
 const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
 const HEADER = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
 
@@ -33,7 +36,7 @@ export function signClientToken(secret: string, claims: ClientClaims): string {
 /** Verifies signature, algorithm and expiry; throws `token_invalid` or `token_expired`. */
 export function verifyClientToken(secret: string, token: unknown, nowMs = Date.now()): ClientClaims {
   const invalid = (why: string): ProtocolError => new ProtocolError(ErrorCode.TokenInvalid, `invalid token: ${why}`);
-  if (typeof token !== 'string' || token.length > 8192) throw invalid('not a string of at most 8192 characters');
+  if (typeof token !== 'string' || token.length > MAX_CLIENT_TOKEN_LENGTH) throw invalid(`not a string of at most ${MAX_CLIENT_TOKEN_LENGTH} characters`);
   const parts = token.split('.');
   if (parts.length !== 3) throw invalid('not a JWT');
   const [h, p, s] = parts as [string, string, string];
