@@ -37,7 +37,9 @@ test('loadtest: the quick run drives both servers, checks every delivery and pri
   assert.match(out, /\| saturated-fanout \| deliveries\/s \| \d+ \| \d+ \| [\d.]+× \|/);
   assert.match(out, /\| saturated-channels \| missing \/ duplicated \| 0 \/ 0 \| 0 \/ 0 \| \|/);
   assert.match(out, /\| cluster-saturated \| missing \/ duplicated \| 0 \/ 0 \| 0 \/ 0 \| \|/);
-  // The cluster gateway's memory per connection beside one node's, in the same shape.
-  assert.match(out, /\| cluster-idle \(vs idle\) \| [\d.]+ \| [\d.]+ \| [\d.]+× \|\s+\|/);
+  // The cluster gateway's memory per connection beside one node's, in the same shape. With
+  // the quick run's 50 connections RSS moves by more than they cost (a GC can make it shrink,
+  // and the figure negative): the row's shape is what is checked here.
+  assert.match(out, /\| cluster-idle \(vs idle\) \| -?[\d.]+ \| -?[\d.]+ \| -?[\d.]+× \|\s+\|/);
   assert.match(out, /loss check: ok, 0 missing and 0 duplicated deliveries/);
 });

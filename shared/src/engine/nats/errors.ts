@@ -31,3 +31,19 @@ export function isNoResponders(err: unknown): boolean {
 
 /** The message of an Error, for logs (pino's `err` serializer would add stacks we do not need). */
 export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/**
+ * A subscription callback that can never throw into the NATS client: a throw there ends the
+ * client's reader, and every subscription of the process goes quiet until it reconnects
+ * (10–15 s). What `fn` throws is logged (error: it is a bug) with `what`.
+ */
+export function guardedCallback<M>(log: Logger, what: string, fn: (m: M) => void): (err: Error | null, m: M) => void {
+  return (err, m) => {
+    if (err !== null) return; // the subscription is closing
+    try {
+      fn(m);
+    } catch (e) {
+      log.error({ err: e }, `${what} failed`);
+    }
+  };
+}

@@ -5,7 +5,7 @@ import type { Message } from '../../model/message.js';
 import type { DeliveryHandler } from '../engine.js';
 import { liveMessage } from './codec.js';
 import type { BrokerConnection } from './connection.js';
-import { errorText, unavailable } from './errors.js';
+import { errorText, guardedCallback, unavailable } from './errors.js';
 import { GapSequencer } from './gap-sequencer.js';
 import type { NatsHistory } from './history.js';
 import type { KvCollections } from './kv-collections.js';
@@ -148,7 +148,7 @@ export class LiveRelay {
     });
     let sub: Subscription;
     try {
-      sub = nc.subscribe(this.subjects.live(ch), { callback: (err, m) => { if (!err) this.onLive(lc, m); } });
+      sub = nc.subscribe(this.subjects.live(ch), { callback: guardedCallback<Msg>(this.log, 'live message', (m) => this.onLive(lc, m)) });
     } catch (err) {
       throw unavailable(this.log, err, 'live subscribe failed', { channel: ch.key });
     }

@@ -9,7 +9,7 @@ import {
   type NodeSnapshot,
 } from '../engine.js';
 import type { BrokerConnection } from './connection.js';
-import { errorText, isNoResponders, unavailable } from './errors.js';
+import { errorText, guardedCallback, isNoResponders, unavailable } from './errors.js';
 import type { NatsTimings } from './options.js';
 import type { Subjects } from './subjects.js';
 
@@ -65,8 +65,7 @@ export class NatsConnectionRouter implements ConnectionRouter {
 
   private listen(nc: NatsConnection, nodeId: string, handler: (cmd: ConnectionCommand) => ConnectionReply): void {
     nc.subscribe(this.subjects.node(nodeId), {
-      callback: (err, m) => {
-        if (err) return; // the subscription is closing; the requester times out
+      callback: guardedCallback<Msg>(this.log, 'connection command', (m) => {
         let reply: ConnectionReply;
         try {
           reply = handler(m.json<ConnectionCommand>());
@@ -75,7 +74,7 @@ export class NatsConnectionRouter implements ConnectionRouter {
           reply = { status: 'gone' };
         }
         m.respond(JSON.stringify(reply));
-      },
+      }),
     });
   }
 
@@ -108,9 +107,9 @@ export class NatsNodeDirectory implements NodeDirectory {
   /** Answers stats requests from now on (with nothing until `serveStats` is called). */
   attach(nc: NatsConnection): void {
     nc.subscribe(this.subjects.stats, {
-      callback: (err, m) => {
-        if (!err && this.snapshot !== undefined) m.respond(JSON.stringify(this.snapshot()));
-      },
+      callback: guardedCallback<Msg>(this.log, 'stats request', (m) => {
+        if (this.snapshot !== undefined) m.respond(JSON.stringify(this.snapshot()));
+      }),
     });
   }
 

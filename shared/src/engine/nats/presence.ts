@@ -4,7 +4,7 @@ import type { ChannelRef } from '../../model/channel.js';
 import type { Presence, PresenceEntry } from '../engine.js';
 import { LocalPresence } from '../local-presence.js';
 import type { BrokerConnection } from './connection.js';
-import { unavailable } from './errors.js';
+import { guardedCallback, unavailable } from './errors.js';
 import { gather } from './node-rpc.js';
 import type { NatsTimings } from './options.js';
 import { channelFromToken, type Subjects } from './subjects.js';
@@ -55,11 +55,7 @@ export class NatsPresence implements Presence {
 
   /** Answers every presence request with this node's local entries (gateways do). */
   attach(nc: NatsConnection): void {
-    nc.subscribe(this.subjects.presenceAll, {
-      callback: (err, m) => {
-        if (!err) this.answer(m);
-      },
-    });
+    nc.subscribe(this.subjects.presenceAll, { callback: guardedCallback<Msg>(this.log, 'presence request', (m) => this.answer(m)) });
   }
 
   private answer(m: Msg): void {
