@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LOG_LEVELS, normalizeUrl, type LogLevel } from '@switchyard/shared';
+import { splitNatsUrls, type NatsServers } from './nats-url.js';
 
 /**
  * Every flag of every role, in one table. Each is also read from the environment as
@@ -83,11 +84,27 @@ export function checkOptions(a: Parsed): string[] {
   if (id !== undefined && (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(id))) {
     problems.push('--node-id must be 1-32 characters of A-Z a-z 0-9 _ -');
   }
+  try {
+    natsOf(a);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   return problems;
 }
 
+/** --nats split into servers without credentials, and the credentials from the URLs or the flags. */
+function natsOf(a: Parsed): NatsServers | undefined {
+  if (typeof a.nats !== 'string' || a.nats === '') return undefined;
+  const flags = {
+    ...(typeof a['nats-user'] === 'string' ? { user: a['nats-user'] } : {}),
+    ...(typeof a['nats-pass'] === 'string' ? { pass: a['nats-pass'] } : {}),
+    ...(typeof a['nats-token'] === 'string' ? { token: a['nats-token'] } : {}),
+  };
+  return splitNatsUrls(a.nats.split(',').map((u) => u.trim()), flags);
+}
+
 export function toConfig(a: Parsed): CliConfig {
-  const nats = typeof a.nats === 'string' && a.nats !== '' ? a.nats.split(',').map((u) => u.trim()) : undefined;
+  const nats = natsOf(a);
   return Object.freeze({
     port: a.port as number,
     host: a.host as string,
@@ -100,10 +117,10 @@ export function toConfig(a: Parsed): CliConfig {
     idleTimeout: a['idle-timeout'] as number,
     publicUrl: typeof a['public-url'] === 'string' ? normalizeUrl(a['public-url']) : undefined,
     hookIdleTimeoutMs: a['hook-idle-timeout'] as number,
-    nats,
-    natsUser: a['nats-user'] as string | undefined,
-    natsPass: a['nats-pass'] as string | undefined,
-    natsToken: a['nats-token'] as string | undefined,
+    nats: nats?.servers,
+    natsUser: nats?.user ?? (a['nats-user'] as string | undefined),
+    natsPass: nats?.pass ?? (a['nats-pass'] as string | undefined),
+    natsToken: nats?.token ?? (a['nats-token'] as string | undefined),
     natsTlsCa: a['nats-tls-ca'] as string | undefined,
     natsPrefix: a['nats-prefix'] as string,
     natsReplicas: a['nats-replicas'] as number,

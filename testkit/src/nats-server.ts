@@ -20,11 +20,12 @@ export interface NatsServer {
 const DEADLINE_MS = 10_000;
 
 /**
- * Starts `nats-server -a 127.0.0.1 -p -1 -js -sd <tmp> --ports_file_dir <tmp>` and reads the
+ * Starts `nats-server -a 127.0.0.1 -p -1 -js -sd <tmp> --ports_file_dir <tmp>` (with
+ * `--user`/`--pass` when given: clients must then authenticate) and reads the
  * chosen port from the ports file. Needs Debian's nats-server on the PATH (`.ci/run` and
  * `npm test` install it when they can).
  */
-export async function startNatsServer(): Promise<NatsServer> {
+export async function startNatsServer(o: { readonly user?: string; readonly pass?: string } = {}): Promise<NatsServer> {
   const root = mkdtempSync(join(tmpdir(), 'sy-nats-'));
   const store = join(root, 'store');
   let child: ChildProcess;
@@ -32,7 +33,8 @@ export async function startNatsServer(): Promise<NatsServer> {
 
   const launch = async (p: number): Promise<void> => {
     const portsDir = mkdtempSync(join(root, 'ports-'));
-    child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', store, '--ports_file_dir', portsDir], {
+    const auth = o.user !== undefined ? ['--user', o.user, '--pass', o.pass ?? ''] : [];
+    child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', store, '--ports_file_dir', portsDir, ...auth], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
