@@ -1,7 +1,6 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import {
   CloseReason,
-  bearerMatches,
   errorName,
   type ConnectionCommand,
   type ConnectionReply,
@@ -116,7 +115,8 @@ export class Gateway {
   private command(cmd: ConnectionCommand): ConnectionReply {
     const s = this.sessions.get(cmd.conn);
     if (s === undefined || s.closed) return { status: 'gone' };
-    const may = s.dialect.backendMay?.(s, cmd.authorization) ?? bearerMatches(cmd.authorization, s.tenant.backendSecret);
+    const proven = cmd.backendOf.includes(s.tenant.id);
+    const may = s.dialect.backendMay?.(s, proven) ?? proven;
     if (!may) return { status: 'unauthorized' };
     switch (cmd.op) {
       case 'push':

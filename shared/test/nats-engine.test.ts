@@ -204,7 +204,7 @@ describe('nats engine: errors', () => {
       // A node that hears commands and never answers.
       nc.subscribe(`${prefix}.node.mute`, { callback: () => {} });
       await nc.flush();
-      await rejectsWith(e.connections.send({ op: 'info', conn: 'mute:abc', authorization: '' }), BROKER_UNAVAILABLE);
+      await rejectsWith(e.connections.send({ op: 'info', conn: 'mute:abc', backendOf: [] }), BROKER_UNAVAILABLE);
       assert.ok(lines.some((l) => /connection command failed/.test(l) && /timeout/i.test(l)), lines.join(''));
     } finally {
       await nc.close();
@@ -243,7 +243,7 @@ describe('nats engine: errors', () => {
     try {
       const ch = resolveChannel(registry.tenants.get('demo')!, 'chat:empty');
       assert.deepEqual(await e.presence.list(ch), []);
-      assert.deepEqual(await e.connections.send({ op: 'info', conn: 'ghost:1', authorization: '' }), { status: 'gone' });
+      assert.deepEqual(await e.connections.send({ op: 'info', conn: 'ghost:1', backendOf: [] }), { status: 'gone' });
       e.nodes.serveStats(() => ({ node: 'n1', role: 'gateway', connections: 1, channels: 0, subscriptions: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 }));
       assert.deepEqual((await e.nodes.gatherStats()).map((s) => s.node), ['n1']);
     } finally {

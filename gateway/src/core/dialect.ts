@@ -71,6 +71,9 @@ export interface Dialect<R = unknown> {
   error(s: Session, req: R | undefined, err: ProtocolError): Out | undefined;
   /** The connection closed; called before its subscriptions are removed. */
   closed?(s: Session): void;
-  /** Whether a backend's Authorization may push to, close or inspect this connection (default: the tenant's backendSecret). */
-  backendMay?(s: Session, authorization: string): boolean;
+  /**
+   * Whether a backend may push to, close or inspect this connection, given whether it proved
+   * the connection's tenant's backendSecret (default: exactly that).
+   */
+  backendMay?(s: Session, proven: boolean): boolean;
 }

@@ -2,7 +2,6 @@ import {
   CloseReason,
   ErrorCode,
   ProtocolError,
-  bearerMatches,
   findTenant,
   type Tenant,
   type TenantRegistry,
@@ -150,8 +149,8 @@ export class WsaasDialect implements Dialect<WsaasRequest> {
   }
 
   /** A backend needs the bearer only when the tenant's webhook asks for it (the seed's ws_uri is the capability). */
-  backendMay(s: Session, authorization: string): boolean {
-    return s.tenant.webhook?.requireBearer === false || bearerMatches(authorization, s.tenant.backendSecret);
+  backendMay(s: Session, proven: boolean): boolean {
+    return s.tenant.webhook?.requireBearer === false || proven;
   }
 
   /** Sends queued calls one at a time, so the backend sees a connection's frames in order. */

@@ -139,8 +139,12 @@ export const changeData = (id: string, item: string | null): string =>
 export interface ConnectionCommand {
   readonly op: 'push' | 'close' | 'info';
   readonly conn: string;
-  /** The caller's Authorization header; the owning node checks it against the connection's tenant. */
-  readonly authorization: string;
+  /**
+   * The tenants whose backend secret the caller presented, as the control API checked it (the
+   * secret itself never travels on the bus). The owning node allows the command when the
+   * connection's tenant is among them, or when its dialect asks for no bearer.
+   */
+  readonly backendOf: readonly string[];
   /** push: a text frame. */
   readonly text?: string;
   /** push: a binary frame, base64. */
