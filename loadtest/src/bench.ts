@@ -209,13 +209,17 @@ async function run(server_: ServerKind, sc: Scenario): Promise<Result> {
     }
     if (sc.mode === 'resume') {
       const publisher = await worker('publisher.ts');
-      await ask(publisher, { cmd: 'publish', kind, port: server.port, channels: ['b:r'], rate: 1000, durationMs: 100, payloadBytes: sc.payloadBytes }, 'done');
+      // ~100 messages; as many as the publisher really sent (a starved one sends fewer), which
+      // the resume counts against: every client asks for the last 50.
+      const sent = await ask<{ published: Record<string, number> }>(publisher, { cmd: 'publish', kind, port: server.port, channels: ['b:r'], rate: 1000, durationMs: 100, payloadBytes: sc.payloadBytes }, 'done');
       publisher.send({ cmd: 'close' });
+      const last = sent.published['b:r'] ?? 0;
+      const after = Math.max(0, last - 50);
       const cpu0 = cpuSeconds(pid);
       const t0 = performance.now();
       const per = Math.ceil(sc.subscribers / workers.length);
       const out = await Promise.all(
-        workers.map((w, i) => ask<{ ok: number; missing: number; duplicated: number }>(w, { cmd: 'resume', port: server.port, channel: 'b:r', count: Math.min(per, sc.subscribers - i * per), after: 50, last: 100 }, 'resumed')),
+        workers.map((w, i) => ask<{ ok: number; missing: number; duplicated: number }>(w, { cmd: 'resume', port: server.port, channel: 'b:r', count: Math.min(per, sc.subscribers - i * per), after, last }, 'resumed')),
       );
       const cpu = cpuSeconds(pid) - cpu0;
       return {
