@@ -26,6 +26,7 @@ export async function serverOptions(role: Role, c: CliConfig, tenants: TenantReg
       maxBufferedBytes: c.maxBufferedBytes,
       maxSubscriptions: c.maxSubscriptions,
       idleTimeoutSeconds: c.idleTimeout,
+      authTimeoutSeconds: c.authTimeout,
     },
   };
 }

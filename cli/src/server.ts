@@ -12,7 +12,7 @@ import {
   type NodeSnapshot,
   type TenantRegistry,
 } from '@switchyard/shared';
-import { Gateway, type SocketLimits } from '@switchyard/gateway';
+import { Gateway, type GatewayOptions } from '@switchyard/gateway';
 import { mountControlApi } from '@switchyard/control-api';
 
 export type Role = 'dev' | 'gateway' | 'control-api';
@@ -24,7 +24,7 @@ export interface ServerOptions {
   readonly port: number;
   readonly nodeId: string;
   readonly tenants: TenantRegistry;
-  readonly limits: SocketLimits & { readonly maxSubscriptions: number };
+  readonly limits: GatewayOptions['limits'];
   readonly log: Logger;
   /** Defaults to a new embedded engine (single node). */
   readonly engine?: Engine;

@@ -27,12 +27,19 @@ export interface GatewayOptions {
   readonly publisher: Publisher;
   readonly metrics: Metrics;
   readonly log: Logger;
-  readonly limits: SocketLimits & { readonly maxSubscriptions: number };
+  readonly limits: SocketLimits & {
+    readonly maxSubscriptions: number;
+    /** Seconds a connection that must authenticate may stay open without it (0: no limit; default 10). */
+    readonly authTimeoutSeconds?: number;
+  };
   /** Base URL of the control API as backends reach it: WSaaS ws_uris start with it (read per connection). */
   readonly publicUrl: () => string;
   /** Idle timeout of WSaaS (/hook) connections, seconds (the seed's WS_TIMEOUT). */
   readonly hookIdleTimeoutSeconds: number;
 }
+
+/** How long a connection that must authenticate may stay open without it, by default (`--auth-timeout`). */
+export const DEFAULT_AUTH_TIMEOUT_SECONDS = 10;
 
 /** Frames a connection may have waiting while one of its commands is in progress. */
 export const MAX_QUEUED_FRAMES = 256;
@@ -63,7 +70,11 @@ export class Gateway {
       publicUrl: o.publicUrl,
     };
     this.dialects = createDialects(ctx, { hookIdleTimeoutSeconds: o.hookIdleTimeoutSeconds });
-    const runner = (this.runner = new CommandRunner(this.hub, o.publisher, o.metrics, o.log, { maxPayload: o.limits.maxPayload, maxQueued: MAX_QUEUED_FRAMES }));
+    const runner = (this.runner = new CommandRunner(this.hub, o.publisher, o.metrics, o.log, {
+      maxPayload: o.limits.maxPayload,
+      maxQueued: MAX_QUEUED_FRAMES,
+      authTimeoutMs: (o.limits.authTimeoutSeconds ?? DEFAULT_AUTH_TIMEOUT_SECONDS) * 1000,
+    }));
     const hooks = {
       nodeId: o.nodeId,
       outbox: new Outbox(o.limits.maxBufferedBytes, this.hub.markSlow),

@@ -185,7 +185,7 @@ export function startCore(o: CoreOptions = {}): Core {
     outbox.flush();
     hub.sweep.runDue();
   };
-  const runner = new CommandRunner(hub, publisher, metrics, log, { maxPayload: o.maxPayload ?? 64 * 1024, maxQueued: o.maxQueued ?? 256 });
+  const runner = new CommandRunner(hub, publisher, metrics, log, { maxPayload: o.maxPayload ?? 64 * 1024, maxQueued: o.maxQueued ?? 256, authTimeoutMs: 0 });
   return {
     engine,
     hub,

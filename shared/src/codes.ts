@@ -102,6 +102,7 @@ export const CloseReason = {
   BackendSlow: 'backend_slow',
   BackendError: 'backend_error',
   ClosedByBackend: 'closed_by_backend',
+  AuthTimeout: 'auth_timeout',
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -113,6 +114,7 @@ export const closeCode: Readonly<Record<CloseReason, number>> = {
   [CloseReason.BackendSlow]: 4102,
   [CloseReason.BackendError]: 1011,
   [CloseReason.ClosedByBackend]: 1000,
+  [CloseReason.AuthTimeout]: 4103,
 };
 
 /** Close reason text sent with the code (≤ 123 bytes, as the WebSocket protocol requires). */
@@ -124,4 +126,5 @@ export const closeText: Readonly<Record<CloseReason, string>> = {
   [CloseReason.BackendSlow]: 'backend too slow: webhook queue full',
   [CloseReason.BackendError]: 'backend error: a webhook call failed',
   [CloseReason.ClosedByBackend]: 'closed by backend',
+  [CloseReason.AuthTimeout]: 'authentication timeout: no auth in time',
 };

@@ -71,6 +71,8 @@ export interface Dialect<R = unknown> {
   error(s: Session, req: R | undefined, err: ProtocolError): Out | undefined;
   /** The connection closed; called before its subscriptions are removed. */
   closed?(s: Session): void;
+  /** Whether the connection must authenticate before anything else (it is closed with 4103 if it does not in time). */
+  authRequired?(s: Session): boolean;
   /**
    * Whether a backend may push to, close or inspect this connection, given whether it proved
    * the connection's tenant's backendSecret (default: exactly that).

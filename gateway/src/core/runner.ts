@@ -22,6 +22,8 @@ export interface RunnerLimits {
    * refused at once with `limit_exceeded` (the only answer that can overtake earlier ones).
    */
   readonly maxQueued: number;
+  /** How long a connection of a dialect that requires it may stay open without authenticating (0: no limit). */
+  readonly authTimeoutMs: number;
 }
 
 /**
@@ -41,6 +43,14 @@ export class CommandRunner {
 
   /** The connection is open: the dialect's greeting, then its opening command. */
   open(s: Session): void {
+    // Until it authenticates a connection costs a socket and proves nothing: it gets a while to.
+    // `authenticate` clears this timer (the expiry timer takes its slot).
+    if (this.limits.authTimeoutMs > 0 && s.dialect.authRequired?.(s) === true) {
+      s.expiryTimer = setTimeout(() => {
+        if (!s.closed && !s.authenticated) s.close(CloseReason.AuthTimeout);
+      }, this.limits.authTimeoutMs);
+      s.expiryTimer.unref();
+    }
     const o = s.dialect.open(s);
     if (o?.send !== undefined) s.send(o.send);
     if (o?.command !== undefined) this.turn(s, undefined, o.command);

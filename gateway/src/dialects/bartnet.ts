@@ -81,6 +81,11 @@ export class BartnetDialect implements Dialect<BartnetRequest> {
     return { tenant: UNBOUND_TENANT, face: this.face, protocol: '' };
   }
 
+  /** Nothing works before `authenticate` binds the connection to a customer. */
+  authRequired(): boolean {
+    return true;
+  }
+
   /** An `event` envelope for a channel message; `customer_id` and topic come from the channel. */
   private event(channel: string, msg: Message): Envelope {
     const slash = channel.lastIndexOf('/');

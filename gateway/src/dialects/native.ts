@@ -83,6 +83,10 @@ export class NativeDialect implements Dialect<NativeRequest> {
     };
   }
 
+  authRequired(s: Session): boolean {
+    return !s.tenant.anonymous;
+  }
+
   open(s: Session): { send: Out } {
     const hello = { type: 'hello', version: NATIVE_VERSION, conn: s.id, node: this.ctx.nodeId, auth: s.tenant.anonymous ? 'optional' : 'required' };
     return { send: encode(s, hello) };

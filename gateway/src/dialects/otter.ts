@@ -82,6 +82,10 @@ export class OtterDialect implements Dialect<OtterRequest> {
     return { tenant, face: this.face, protocol: '', state: { backend: false } satisfies OtterState };
   }
 
+  authRequired(s: Session): boolean {
+    return s.tenant.otter.requireAuth;
+  }
+
   open(s: Session): { send: Out } {
     return { send: JSON.stringify({ id: s.id }) };
   }
