@@ -27,6 +27,7 @@ export async function serverOptions(role: Role, c: CliConfig, tenants: TenantReg
       maxSubscriptions: c.maxSubscriptions,
       idleTimeoutSeconds: c.idleTimeout,
       authTimeoutSeconds: c.authTimeout,
+      maxConnectionsPerIp: c.maxConnectionsPerIp,
     },
   };
 }

@@ -18,6 +18,7 @@ import { Outbox } from './core/outbox.js';
 import { CommandRunner } from './core/runner.js';
 import type { Session } from './core/session.js';
 import { createDialects } from './dialects/index.js';
+import { PerAddressLimit } from './transport/per-address.js';
 import { mountSocketEndpoint, type SocketLimits } from './transport/ws.js';
 
 export interface GatewayOptions {
@@ -31,6 +32,8 @@ export interface GatewayOptions {
     readonly maxSubscriptions: number;
     /** Seconds a connection that must authenticate may stay open without it (0: no limit; default 10). */
     readonly authTimeoutSeconds?: number;
+    /** Open connections one peer address may hold on this process (0 or absent: no limit). */
+    readonly maxConnectionsPerIp?: number;
   };
   /** Base URL of the control API as backends reach it: WSaaS ws_uris start with it (read per connection). */
   readonly publicUrl: () => string;
@@ -79,6 +82,7 @@ export class Gateway {
       nodeId: o.nodeId,
       outbox: new Outbox(o.limits.maxBufferedBytes, this.hub.markSlow),
       onRefused: (err: ProtocolError) => o.metrics.errors.inc({ code: errorName[err.code] }),
+      perAddress: new PerAddressLimit(o.limits.maxConnectionsPerIp ?? 0),
       onOpen: (s: Session) => {
         if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, dialect: s.dialect.name, tenant: s.tenant.id }, 'connection open');
         this.sessions.set(s.id, s);

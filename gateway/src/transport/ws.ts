@@ -3,10 +3,13 @@ import { ErrorCode, ProtocolError, errorName, httpStatus } from '@switchyard/sha
 import type { Admission, Dialect, UpgradeInfo } from '../core/dialect.js';
 import type { Outbox } from '../core/outbox.js';
 import { Session } from '../core/session.js';
+import type { PerAddressLimit } from './per-address.js';
 import { UwsConn } from './uws-conn.js';
 
 interface UserData {
   admission: Admission;
+  /** The peer address, counted against `--max-connections-per-ip` until the socket closes. */
+  address: string;
   session: Session | undefined;
   conn: UwsConn<UserData> | undefined;
 }
@@ -30,6 +33,8 @@ export interface SocketHooks {
   readonly outbox: Outbox;
   /** An upgrade refused with an HTTP error (counted like the errors answered on open sockets). */
   onRefused(err: ProtocolError): void;
+  /** Open connections per peer address, shared by every endpoint of the gateway. */
+  readonly perAddress: PerAddressLimit;
 }
 
 /**
@@ -55,6 +60,7 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
       const offered = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const query = req.getQuery();
+      const address = Buffer.from(res.getRemoteAddressAsText()).toString();
       // Everything the upgrade needs is copied now: `req` is invalid once this handler returns.
       const info: UpgradeInfo = {
         path: query ? `${req.getUrl()}?${query}` : req.getUrl(),
@@ -79,7 +85,12 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
       // one async-admitted connection in ten in our tests). Uncorked, uWS prints a cork warning
       // on stderr for each upgrade that follows an await (WSaaS webhooks), and the connection works.
       const accept = (admission: Admission): void => {
-        const ud: UserData = { admission, session: undefined, conn: undefined };
+        if (!hooks.perAddress.take(address)) {
+          admission.abandoned?.();
+          refuse(new ProtocolError(ErrorCode.LimitExceeded, `at most ${hooks.perAddress.max} connections from one address`));
+          return;
+        }
+        const ud: UserData = { admission, address, session: undefined, conn: undefined };
         res.upgrade(ud, key, admission.protocol, extensions, context);
       };
       let admitted: Admission | Promise<Admission>;
@@ -125,6 +136,7 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
 
     close: (ws) => {
       const ud = ws.getUserData();
+      hooks.perAddress.release(ud.address);
       if (ud.conn !== undefined) ud.conn.open = false;
       if (ud.session !== undefined) hooks.onClose(ud.session);
     },
