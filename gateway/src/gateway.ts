@@ -18,7 +18,7 @@ import { Outbox } from './core/outbox.js';
 import { CommandRunner } from './core/runner.js';
 import type { Session } from './core/session.js';
 import { createDialects } from './dialects/index.js';
-import { PerAddressLimit } from './transport/per-address.js';
+import { OpenCounts } from './transport/open-counts.js';
 import { mountSocketEndpoint, type SocketLimits } from './transport/ws.js';
 
 export interface GatewayOptions {
@@ -82,7 +82,9 @@ export class Gateway {
       nodeId: o.nodeId,
       outbox: new Outbox(o.limits.maxBufferedBytes, this.hub.markSlow),
       onRefused: (err: ProtocolError) => o.metrics.errors.inc({ code: errorName[err.code] }),
-      perAddress: new PerAddressLimit(o.limits.maxConnectionsPerIp ?? 0),
+      perAddress: new OpenCounts(),
+      perTenant: new OpenCounts(),
+      maxPerAddress: o.limits.maxConnectionsPerIp ?? 0,
       onOpen: (s: Session) => {
         if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, dialect: s.dialect.name, tenant: s.tenant.id }, 'connection open');
         this.sessions.set(s.id, s);

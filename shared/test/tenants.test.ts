@@ -368,3 +368,15 @@ test('a tenant backendSecret must differ from its secret', () => {
     /tenants\.t\.backendSecret: must differ from secret/,
   );
 });
+
+test('maxConnections: absent means no limit (0); an integer from 0 to 10000000 otherwise', () => {
+  assert.equal(tenantOf(parseTenants(valid()), 'demo').maxConnections, 0);
+  const ok = valid();
+  ok.tenants.demo.maxConnections = 500;
+  assert.equal(tenantOf(parseTenants(ok), 'demo').maxConnections, 500);
+  for (const bad of [-1, 1.5, '10', 10_000_001]) {
+    const raw = valid();
+    raw.tenants.demo.maxConnections = bad;
+    rejects(raw, 'tenants.demo.maxConnections', /must be an integer from 0 \(no limit\) to 10000000/);
+  }
+});

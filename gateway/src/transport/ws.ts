@@ -3,13 +3,15 @@ import { ErrorCode, ProtocolError, errorName, httpStatus } from '@switchyard/sha
 import type { Admission, Dialect, UpgradeInfo } from '../core/dialect.js';
 import type { Outbox } from '../core/outbox.js';
 import { Session } from '../core/session.js';
-import type { PerAddressLimit } from './per-address.js';
+import type { OpenCounts } from './open-counts.js';
 import { UwsConn } from './uws-conn.js';
 
 interface UserData {
   admission: Admission;
-  /** The peer address, counted against `--max-connections-per-ip` until the socket closes. */
-  address: string;
+  /** The peer address, when counted against `--max-connections-per-ip` until the socket closes. */
+  address: string | undefined;
+  /** The tenant, when counted against its `maxConnections` until the socket closes. */
+  tenant: string | undefined;
   session: Session | undefined;
   conn: UwsConn<UserData> | undefined;
 }
@@ -33,8 +35,11 @@ export interface SocketHooks {
   readonly outbox: Outbox;
   /** An upgrade refused with an HTTP error (counted like the errors answered on open sockets). */
   onRefused(err: ProtocolError): void;
-  /** Open connections per peer address, shared by every endpoint of the gateway. */
-  readonly perAddress: PerAddressLimit;
+  /** Open connections per peer address and per tenant, shared by every endpoint of the gateway. */
+  readonly perAddress: OpenCounts;
+  readonly perTenant: OpenCounts;
+  /** `--max-connections-per-ip` (0: no limit). */
+  readonly maxPerAddress: number;
 }
 
 /**
@@ -85,12 +90,27 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
       // one async-admitted connection in ten in our tests). Uncorked, uWS prints a cork warning
       // on stderr for each upgrade that follows an await (WSaaS webhooks), and the connection works.
       const accept = (admission: Admission): void => {
-        if (!hooks.perAddress.take(address)) {
+        const byAddress = hooks.perAddress.take(address, hooks.maxPerAddress);
+        if (byAddress === false) {
           admission.abandoned?.();
-          refuse(new ProtocolError(ErrorCode.LimitExceeded, `at most ${hooks.perAddress.max} connections from one address`));
+          refuse(new ProtocolError(ErrorCode.LimitExceeded, `at most ${hooks.maxPerAddress} connections from one address`));
           return;
         }
-        const ud: UserData = { admission, address, session: undefined, conn: undefined };
+        const t = admission.tenant;
+        const byTenant = hooks.perTenant.take(t.id, t.maxConnections);
+        if (byTenant === false) {
+          if (byAddress === true) hooks.perAddress.release(address);
+          admission.abandoned?.();
+          refuse(new ProtocolError(ErrorCode.LimitExceeded, `tenant ${t.id} is at its limit of ${t.maxConnections} connections on this node`));
+          return;
+        }
+        const ud: UserData = {
+          admission,
+          address: byAddress === true ? address : undefined,
+          tenant: byTenant === true ? t.id : undefined,
+          session: undefined,
+          conn: undefined,
+        };
         res.upgrade(ud, key, admission.protocol, extensions, context);
       };
       let admitted: Admission | Promise<Admission>;
@@ -136,7 +156,8 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
 
     close: (ws) => {
       const ud = ws.getUserData();
-      hooks.perAddress.release(ud.address);
+      if (ud.address !== undefined) hooks.perAddress.release(ud.address);
+      if (ud.tenant !== undefined) hooks.perTenant.release(ud.tenant);
       if (ud.conn !== undefined) ud.conn.open = false;
       if (ud.session !== undefined) hooks.onClose(ud.session);
     },

@@ -43,7 +43,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish']);
-const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook', 'monorail']);
+const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook', 'monorail', 'maxConnections']);
 
 /** Validates a parsed tenants document. Unknown keys are errors: a typo must not pass silently. */
 export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry {
@@ -209,6 +209,12 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             }
           }
         }
+        let maxConnections = 0;
+        if (t.maxConnections !== undefined) {
+          const x = t.maxConnections;
+          if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 10_000_000) bad(`${path}.maxConnections`, 'must be an integer from 0 (no limit) to 10000000');
+          else maxConnections = x;
+        }
         if (typeof t.secret === 'string' && t.secret === t.backendSecret) {
           bad(`${path}.backendSecret`, 'must differ from secret (clients hold secret-signed credentials; backendSecret is for backends only)');
         }
@@ -226,6 +232,7 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             otter,
             webhook,
             monorail,
+            maxConnections,
           }),
         );
       }

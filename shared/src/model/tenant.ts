@@ -40,6 +40,8 @@ export interface Tenant {
   readonly webhook: WebhookOptions | undefined;
   /** MonoRail resources (seed 001) by name: what `/monorail/<resource>` serves. */
   readonly monorail: ReadonlyMap<string, MonorailResource>;
+  /** WebSocket connections the tenant may hold open on one gateway process (0: no limit). */
+  readonly maxConnections: number;
 }
 
 /** A MonoRail resource: a collection of items with ids, or a channel (topic). */
@@ -101,6 +103,7 @@ export const UNBOUND_TENANT: Tenant = Object.freeze({
   otter: DEFAULT_OTTER,
   webhook: undefined,
   monorail: new Map<string, MonorailResource>(),
+  maxConnections: 0,
 });
 
 /**
