@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signClientToken } from '@switchyard/shared';
-import { connect, startDev, wsUrl } from './helpers.js';
+import { connect, http, startDev, wsUrl } from './helpers.js';
 
 test('auth deadline: a native connection that does not authenticate in time is closed with 4103; one that did, and one on an anonymous tenant, stay', async (t) => {
   const s = await startDev(t, {
@@ -26,4 +26,27 @@ test('auth deadline: a native connection that does not authenticate in time is c
     c.send({ type: 'ping', id: 9 });
     assert.equal((await c.nextWhere((f) => f.id === 9)).type, 'reply', 'still open');
   }
+  // Closes are counted by code; every known label exists from the start (a sum is 0, not empty).
+  const metrics = (await http(s, 'GET', '/metrics')).text;
+  assert.match(metrics, /switchyard_closes_total\{code="4103",role="dev"\} 2\n/);
+  assert.match(metrics, /switchyard_closes_total\{code="4100",role="dev"\} 0\n/);
+  assert.match(metrics, /switchyard_closes_total\{code="other",role="dev"\} 0\n/);
+  assert.match(metrics, /switchyard_errors_total\{code="internal",role="dev"\} 0\n/);
+  assert.match(metrics, /switchyard_errors_total\{code="token_invalid",role="dev"\} 1\n/);
+});
+
+test('closes_total: a code a client sends that is not listed is counted as other', async (t) => {
+  const s = await startDev(t);
+  const c = await connect(t, wsUrl(s, '/v1/ws?tenant=other'));
+  await c.next();
+  c.ws.close(4321, 'mine');
+  await new Promise((r) => setTimeout(r, 300));
+  const m = await connect(t, wsUrl(s, '/v1/ws?tenant=other'));
+  await m.next();
+  m.ws.close(1000);
+  await new Promise((r) => setTimeout(r, 300));
+  const metrics = (await http(s, 'GET', '/metrics')).text;
+  assert.match(metrics, /switchyard_closes_total\{code="other",role="dev"\} 1\n/);
+  assert.match(metrics, /switchyard_closes_total\{code="1000",role="dev"\} 1\n/);
+  assert.doesNotMatch(metrics, /code="4321"/);
 });

@@ -1,6 +1,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import {
   CloseReason,
+  closeLabel,
   errorName,
   type ConnectionCommand,
   type ConnectionReply,
@@ -102,7 +103,8 @@ export class Gateway {
           this.threw(s, err);
         }
       },
-      onClose: (s: Session) => {
+      onClose: (s: Session, code: number) => {
+        o.metrics.closes.inc({ code: closeLabel(code) });
         if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, subscriptions: s.subscriptions }, 'connection closed');
         this.sessions.delete(s.id);
         if (this.sessions.size === 0) this.onEmpty?.();

@@ -1,5 +1,15 @@
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BucketHistogram } from './bucket-histogram.js';
+import { closeCode, errorName } from './codes.js';
+
+/**
+ * Close codes counted under their own label; any other (a client may send any code from 1000
+ * to 4999) is counted as `other`, so no client can make series without bound.
+ */
+const COUNTED_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005, 1006, ...Object.values(closeCode)]);
+
+/** The `code` label of a close: the code, or `other`. */
+export const closeLabel = (code: number): string => (COUNTED_CLOSE_CODES.has(code) ? String(code) : 'other');
 
 /**
  * Plain counters that the hot path bumps (a number add, no label lookup), exported to
@@ -26,6 +36,8 @@ export interface Metrics {
   readonly stats: NodeStats;
   readonly publishSeconds: BucketHistogram;
   readonly errors: Counter<'code'>;
+  /** WebSocket connections closed, by close code (`closeLabel`), whoever closed them. */
+  readonly closes: Counter<'code'>;
   /** Connects the gateway's live figures (only processes that hold sockets have them). */
   attachGateway(g: GatewayGauges): void;
   /** Exports a counter kept elsewhere as a plain number, read on scrape. */
@@ -126,11 +138,21 @@ export function createMetrics(role: string, opts: MetricsOptions = {}): Metrics 
     labelNames: ['code'],
     registers: [registry],
   });
+  const closes = new Counter({
+    name: 'switchyard_closes_total',
+    help: 'WebSocket connections closed, by close code (1006: cut without a close frame; other: a code not listed).',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  // Every known label from the start: a sum over a series that never happened is 0, not empty.
+  for (const code of Object.values(errorName)) errors.inc({ code }, 0);
+  for (const code of [...COUNTED_CLOSE_CODES, 'other']) closes.inc({ code: String(code) }, 0);
   return {
     registry,
     stats,
     publishSeconds,
     errors,
+    closes,
     attachGateway(g) {
       gateway = g;
     },

@@ -30,7 +30,8 @@ export interface SocketHooks {
   onOpen(s: Session): void;
   /** One client frame (valid only during the call). */
   onFrame(s: Session, data: ArrayBuffer, binary: boolean): void;
-  onClose(s: Session): void;
+  /** The socket closed with `code` (the peer's, ours, or 1006 when it was cut). */
+  onClose(s: Session, code: number): void;
   /** Where sessions queue their frames. */
   readonly outbox: Outbox;
   /** An upgrade refused with an HTTP error (counted like the errors answered on open sockets). */
@@ -154,12 +155,12 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
       if (s !== undefined) hooks.onFrame(s, data, isBinary);
     },
 
-    close: (ws) => {
+    close: (ws, code) => {
       const ud = ws.getUserData();
       if (ud.address !== undefined) hooks.perAddress.release(ud.address);
       if (ud.tenant !== undefined) hooks.perTenant.release(ud.tenant);
       if (ud.conn !== undefined) ud.conn.open = false;
-      if (ud.session !== undefined) hooks.onClose(ud.session);
+      if (ud.session !== undefined) hooks.onClose(ud.session, code);
     },
   });
 }
