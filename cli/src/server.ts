@@ -62,6 +62,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const engine: Engine = o.engine ?? new EmbeddedEngine();
   const metrics = createMetrics(o.role, { processMetrics: o.thread === undefined });
   const publisher = new Publisher(engine, metrics, o.limits.maxPayload);
+  metrics.counter('switchyard_broker_reconnects_total', 'Times the connection to NATS came back after a loss (0 on the embedded engine).', () => engine.reconnects);
   const app = App();
   let draining = false;
   let url = '';

@@ -150,6 +150,14 @@ test('cluster: a nats-server restart loses no acknowledged message; readiness an
   }
   // The live client, still connected to its gateway, gets the post-restart messages.
   assert.deepEqual((await messages(live, 3, 20_000)).map((m) => m.seq), acked.slice(3));
+  // Each process counted its reconnect (each notices on its own schedule).
+  for (const server of [cl.control.server, g1]) {
+    await eventually(
+      async () => /switchyard_broker_reconnects_total\{role="(control-api|gateway)"\} [1-9]/.test((await http(server, 'GET', '/metrics')).text),
+      'the reconnect is counted',
+      { timeoutMs: 10_000, everyMs: 100 },
+    );
+  }
   // A client resuming anywhere from the start gets every acknowledged message once.
   const resumer = await native(t, g2);
   await call(resumer, { type: 'subscribe', channel: 'chat:outage', after: 0, epoch: sub.result.epoch });

@@ -22,6 +22,10 @@ export class NodeStats {
   messagesOut = 0;
   bytesOut = 0;
   slowConsumerCloses = 0;
+  /** History reads of subscribes (resumes, and live-only ones on a channel new to the node). */
+  historyReads = 0;
+  /** Resuming subscribes answered "could not recover" (the point was gone or from another epoch). */
+  unrecovered = 0;
 }
 
 /** What the gateway reports about its live state, read on scrape. */
@@ -99,6 +103,9 @@ export function createMetrics(role: string, opts: MetricsOptions = {}): Metrics 
     'Connections closed because their send buffer passed --max-buffered-bytes.',
     () => stats.slowConsumerCloses,
   );
+
+  mirror('switchyard_history_reads_total', 'History reads made for subscribes (resumes, and the first live-only subscribe of a channel on this node).', () => stats.historyReads);
+  mirror('switchyard_unrecovered_subscribes_total', 'Resuming subscribes answered with recovered: false (the resume point was no longer held, or from another epoch).', () => stats.unrecovered);
 
   new Gauge({
     name: 'switchyard_connections',

@@ -175,6 +175,7 @@ export class Hub {
       if (after === undefined) {
         page = await this.position(ch);
       } else {
+        this.stats.historyReads++;
         page = await this.engine.history.read(ref, after);
         ch.learn(page);
       }
@@ -182,6 +183,7 @@ export class Hub {
       // A resume point from another epoch (a restarted engine), or past the channel's end
       // (the same, with a client that did not say its epoch): everything held is new to it.
       if (after !== undefined && after > 0 && (after > page.last || (from?.epoch !== undefined && from.epoch !== page.epoch))) {
+        this.stats.historyReads++;
         page = await this.engine.history.read(ref, 0);
         recovered = false;
       }
@@ -198,6 +200,7 @@ export class Hub {
         await this.engine.presence.join(ref, s.presenceEntry());
         if (!ch.pending.has(s)) throw unsubscribedMeanwhile();
       }
+      if (after !== undefined && !recovered) this.stats.unrecovered++;
       return { channel: ref, replay, last, recovered: after === undefined || recovered, epoch, after };
     } catch (err) {
       if (ch.pending.has(s)) this.drop(s, ch);
@@ -212,7 +215,11 @@ export class Hub {
    */
   private async position(ch: ChannelState): Promise<HistoryPage> {
     if (ch.epoch === undefined) {
-      const reading = (ch.reading ??= this.engine.history.read(ch.ref, -1));
+      let reading = ch.reading;
+      if (reading === undefined) {
+        this.stats.historyReads++;
+        reading = ch.reading = this.engine.history.read(ch.ref, -1);
+      }
       let page: HistoryPage;
       try {
         page = await reading;

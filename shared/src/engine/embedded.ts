@@ -38,6 +38,8 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
   private readonly stores = new Map<string, { revision: number; items: Map<string, string> }>();
   private readonly handlers = new Map<string, (cmd: ConnectionCommand) => ConnectionReply>();
   readonly epoch = randomUUID();
+  /** No broker connection to lose. */
+  readonly reconnects = 0;
 
   private readonly rings = new Map<string, MessageRing>();
   private readonly interest = new Set<string>();

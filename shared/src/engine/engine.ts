@@ -177,6 +177,8 @@ export interface Engine {
   readonly presence: Presence;
   /** Whether publishes and subscribes can succeed now (drives /readyz). */
   ready(): boolean;
+  /** Times the connection to the broker came back after a loss (always 0 for the embedded engine). */
+  readonly reconnects: number;
   /**
    * Adds the engine's own series to the process's registry (read on scrape). Call once per
    * registry: registering a name twice throws.

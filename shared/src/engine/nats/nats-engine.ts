@@ -21,6 +21,8 @@ import { Subjects } from './subjects.js';
  */
 export class NatsEngine implements Engine {
   readonly kind = 'nats';
+  /** Times the NATS connection came back after a loss. */
+  reconnects = 0;
   readonly broker: NatsBroker;
   readonly history: NatsHistory;
   readonly presence: NatsPresence;
@@ -53,7 +55,10 @@ export class NatsEngine implements Engine {
           this.nodes.attach(nc);
         },
         prepare: (jsm) => streams.prepare(jsm),
-        reconnected: () => this.relay.catchUp(),
+        reconnected: () => {
+          this.reconnects++;
+          this.relay.catchUp();
+        },
       })
       .then(() => {
         if (conn.ready()) log.info({ servers: o.servers, streams: streams.count }, 'NATS engine ready');
