@@ -55,9 +55,9 @@ export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
 /** The deepest a client frame may nest: its payload's bound and room for the envelope around it. */
 export const MAX_FRAME_DEPTH = MAX_JSON_DEPTH + 8;
 
-/** `bad_request` for a payload nested deeper than MAX_JSON_DEPTH. */
-export function checkDepth(text: string, what = 'data'): void {
-  if (jsonTooDeep(text)) throw new ProtocolError(ErrorCode.BadRequest, `${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
+/** `bad_request` for JSON text (a payload, by default) nested deeper than `max`. */
+export function checkDepth(text: string, what = 'data', max = MAX_JSON_DEPTH): void {
+  if (jsonTooDeep(text, max)) throw new ProtocolError(ErrorCode.BadRequest, `${what} nests deeper than ${max} levels`);
 }
 
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>

@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_FRAME_DEPTH, ProtocolError, isPlainObject, jsonTooDeep } from '@switchyard/shared';
+import { ErrorCode, MAX_FRAME_DEPTH, ProtocolError, checkDepth, isPlainObject } from '@switchyard/shared';
 
 const decoder = new TextDecoder();
 
@@ -10,7 +10,7 @@ export const utf8Text = (data: ArrayBuffer): string => decoder.decode(data);
  * dialect nests that deep, and answers that echo a frame must be able to serialize it.
  */
 export function checkFrameDepth(text: string, what: string): void {
-  if (jsonTooDeep(text, MAX_FRAME_DEPTH)) throw new ProtocolError(ErrorCode.BadRequest, `${what} nests deeper than ${MAX_FRAME_DEPTH} levels`);
+  checkDepth(text, what, MAX_FRAME_DEPTH);
 }
 
 /** A client text frame parsed as a JSON object; `bad_frame` otherwise (what: how the dialect names a frame). */
