@@ -6,10 +6,11 @@ import { backend, connect, http, startDev, wsUrl, type Client } from './helpers.
 import { startCluster } from './cluster-helpers.js';
 import type { RunningServer } from '../src/server.js';
 
-// Seed 004: lowercase hex HMAC-SHA256, computed here independently of the server's code.
+// Seed 004: lowercase hex HMAC-SHA256, computed here independently of the server's code, with
+// the per-purpose keys of docs/security.md: hex(HMAC(secret, "switchyard/<purpose>/v1")).
 const hex = (key: string, data: string): string => createHmac('sha256', key).update(data).digest('hex');
-const SECRET = 'demo-client-secret';
-const BACKEND_SECRET = 'demo-backend-secret';
+const SECRET = hex('demo-client-secret', 'switchyard/otter-presence/v1');
+const BACKEND_SECRET = hex('demo-backend-secret', 'switchyard/otter-backend/v1');
 
 interface Otter {
   c: Client;

@@ -1,11 +1,11 @@
-import { hmacHex } from '@switchyard/shared';
+import { hmacHex, purposeKey } from '@switchyard/shared';
 import { TENANTS } from '@switchyard/testkit';
 import { frameTable, type Ids } from './table.js';
 
 const { secret, backendSecret } = TENANTS.tenants.demo;
 /** A backend's command: signed with its own connection id. */
-const signed = (cmd: Record<string, unknown>) => (ids: Ids) => ({ ...cmd, signature: hmacHex(backendSecret, ids.be!) });
-const auth = { command: 'auth', presence: 'arbitrary text', signature: hmacHex(secret, 'arbitrary text') };
+const signed = (cmd: Record<string, unknown>) => (ids: Ids) => ({ ...cmd, signature: hmacHex(purposeKey(backendSecret, 'otter-backend'), ids.be!) });
+const auth = { command: 'auth', presence: 'arbitrary text', signature: hmacHex(purposeKey(secret, 'otter-presence'), 'arbitrary text') };
 
 frameTable('otter (seed 004)', [
   {

@@ -16,10 +16,13 @@ const SECRET = 'tenant-client-secret';
 const NOW = 1_700_000_000_000; // a whole second
 
 const b64url = (s: string): string => Buffer.from(s).toString('base64url');
-/** Builds a JWT by hand, signed correctly with `secret`. */
-function jwt(header: unknown, payload: unknown, secret = SECRET): string {
+/** The documented derivation (docs/security.md), computed independently of purposeKey. */
+const keyOf = (secret: string, purpose: string): string => createHmac('sha256', secret).update(`switchyard/${purpose}/v1`).digest('hex');
+const TOKEN_KEY = keyOf(SECRET, 'native-token');
+/** Builds a JWT by hand, signed correctly with `key` (the tenant secret's native-token key). */
+function jwt(header: unknown, payload: unknown, key = TOKEN_KEY): string {
   const unsigned = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+  return `${unsigned}.${createHmac('sha256', key).update(unsigned).digest('base64url')}`;
 }
 
 const isCode = (code: ErrorCode) => (err: unknown): boolean => err instanceof ProtocolError && err.code === code;
@@ -43,7 +46,7 @@ test('client token: is a standard HS256 JWT', () => {
   const [h, p, s] = token.split('.') as [string, string, string];
   assert.deepEqual(JSON.parse(Buffer.from(h, 'base64url').toString()), { alg: 'HS256', typ: 'JWT' });
   assert.deepEqual(JSON.parse(Buffer.from(p, 'base64url').toString()), { sub: 'bob', exp: 2_000_000_000 });
-  assert.equal(s, createHmac('sha256', SECRET).update(`${h}.${p}`).digest('base64url'));
+  assert.equal(s, createHmac('sha256', TOKEN_KEY).update(`${h}.${p}`).digest('base64url'));
 });
 
 test('client token: a hand-built JWT from another library verifies', () => {
@@ -126,7 +129,7 @@ test('client token: garbage input → token_invalid', () => {
 
 test('client token: correctly signed but undecodable or ill-typed claims → token_invalid', () => {
   const sign = (h: string, p: string): string =>
-    `${h}.${p}.${createHmac('sha256', SECRET).update(`${h}.${p}`).digest('base64url')}`;
+    `${h}.${p}.${createHmac('sha256', TOKEN_KEY).update(`${h}.${p}`).digest('base64url')}`;
   const header = b64url(JSON.stringify({ alg: 'HS256' }));
   const cases = [
     sign(header, b64url('not json')),

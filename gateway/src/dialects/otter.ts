@@ -4,6 +4,7 @@ import {
   findTenant,
   hiddenChannel,
   hmacHex,
+  purposeKey,
   isPlainObject,
   isValidChannel,
   MAX_CHANNEL_LENGTH,
@@ -116,7 +117,7 @@ export class OtterDialect implements Dialect<OtterRequest> {
       case 'auth': {
         if (st.backend) throw new ProtocolError(ErrorCode.BadRequest, 'backends do not auth: they sign every command');
         if (typeof f.presence !== 'string') throw new ProtocolError(ErrorCode.BadRequest, 'presence must be a string');
-        if (typeof f.signature !== 'string' || !safeEqual(f.signature.toLowerCase(), hmacHex(s.tenant.secret, f.presence))) {
+        if (typeof f.signature !== 'string' || !safeEqual(f.signature.toLowerCase(), hmacHex(purposeKey(s.tenant.secret, 'otter-presence'), f.presence))) {
           throw new ProtocolError(ErrorCode.Unauthorized, 'invalid signature');
         }
         if (s.subscriptions > 0 && s.info !== f.presence) {
@@ -152,7 +153,7 @@ export class OtterDialect implements Dialect<OtterRequest> {
       if (st.backend) throw new ProtocolError(ErrorCode.Unauthorized, 'backend commands must carry signature');
       return;
     }
-    if (typeof f.signature !== 'string' || !safeEqual(f.signature.toLowerCase(), hmacHex(s.tenant.backendSecret, s.id))) {
+    if (typeof f.signature !== 'string' || !safeEqual(f.signature.toLowerCase(), hmacHex(purposeKey(s.tenant.backendSecret, 'otter-backend'), s.id))) {
       throw new ProtocolError(ErrorCode.Unauthorized, 'invalid signature');
     }
     if (!st.backend) {

@@ -1,12 +1,12 @@
 import { ErrorCode, ProtocolError } from '../codes.js';
 import type { Tenant, TenantRegistry } from '../model/tenant.js';
-import { hmacSha256 } from './hmac.js';
+import { hmacSha256, purposeKey } from './hmac.js';
 import { timingSafeEqual } from 'node:crypto';
 
 /**
  * bartnet credentials (seed 000's `"HMAC": "1--iFplvAUtzi_veq_dMKPfnjtg_SQ="` shape):
  * `<expiry, unix seconds>--<base64url(tenant "\n" customer "\n" mac)>`, mac = HMAC-SHA256 with
- * the tenant `secret` over `bartnet/v1\n<tenant>\n<customer>\n<expiry>`. Stateless: any node
+ * the tenant secret's `bartnet-credential` key ([hmac.ts](./hmac.ts)) over `bartnet/v1\n<tenant>\n<customer>\n<expiry>`. Stateless: any node
  * verifies one, and the credential itself names the tenant (the `/bartnet` URL does not).
  */
 /**
@@ -18,7 +18,7 @@ import { timingSafeEqual } from 'node:crypto';
 export const CUSTOMER_ID_RE = /^[A-Za-z0-9_@-]{1,128}$/;
 
 const macOf = (tenant: Tenant, customer: string, exp: number): Buffer =>
-  hmacSha256(tenant.secret, `bartnet/v1\n${tenant.id}\n${customer}\n${exp}`);
+  hmacSha256(purposeKey(tenant.secret, 'bartnet-credential'), `bartnet/v1\n${tenant.id}\n${customer}\n${exp}`);
 
 export function issueBartnetCredential(tenant: Tenant, customer: string, nowMs = Date.now()): { credential: string; expires: number } {
   if (!CUSTOMER_ID_RE.test(customer)) {

@@ -1,10 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../codes.js';
-import { safeEqual } from './hmac.js';
+import { purposeKey, safeEqual } from './hmac.js';
 
 /**
- * Native-protocol client tokens: compact JWTs (HS256) signed with the tenant `secret`, so a
- * backend in any language can mint them with a stock JWT library and any node can verify them.
+ * Native-protocol client tokens: compact JWTs (HS256) signed with the `native-token` key of the
+ * tenant `secret` (`purposeKey`), so a backend in any language can mint them with a stock JWT
+ * library once it derived that key, and any node can verify them. Callers pass the tenant secret.
  */
 export interface ClientClaims {
   /** User id (`sub`). Optional: anonymous-but-signed clients have none. */
@@ -30,7 +31,7 @@ export function signClientToken(secret: string, claims: ClientClaims): string {
   if (claims.info !== undefined) body.info = claims.info;
   if (claims.channels !== undefined) body.channels = claims.channels;
   const unsigned = `${HEADER}.${b64url(JSON.stringify(body))}`;
-  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+  return `${unsigned}.${createHmac('sha256', purposeKey(secret, 'native-token')).update(unsigned).digest('base64url')}`;
 }
 
 /** Verifies signature, algorithm and expiry; throws `token_invalid` or `token_expired`. */
@@ -40,7 +41,7 @@ export function verifyClientToken(secret: string, token: unknown, nowMs = Date.n
   const parts = token.split('.');
   if (parts.length !== 3) throw invalid('not a JWT');
   const [h, p, s] = parts as [string, string, string];
-  const expected = createHmac('sha256', secret).update(`${h}.${p}`).digest('base64url');
+  const expected = createHmac('sha256', purposeKey(secret, 'native-token')).update(`${h}.${p}`).digest('base64url');
   if (!safeEqual(s, expected)) throw invalid('bad signature');
   let header: unknown;
   let payload: unknown;

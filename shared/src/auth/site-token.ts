@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../codes.js';
-import { hmacBase64, hmacSha256, safeEqual } from './hmac.js';
+import { hmacBase64, hmacSha256, purposeKey, safeEqual } from './hmac.js';
 
 /**
  * Site-dialect tokens (seed 002, `GET /token`). Stateless so that any node can verify one:
  * token = base64(`<site>.<expiresAtSeconds>.<nonce>.<mac>`), mac = base64url of
- * HMAC-SHA256(a key derived from the tenant secret, the first three fields). The derived
+ * HMAC-SHA256(the tenant secret's `site-token` key, the first three fields). The derived
  * key keeps token MACs from ever equalling a channel `auth` value.
  */
 export const SITE_TOKEN_TTL_SECONDS = 300;
 
-const tokenKey = (secret: string): string => hmacSha256(secret, 'switchyard/site-token/v1').toString('hex');
+const tokenKey = (secret: string): string => purposeKey(secret, 'site-token');
 
 export function issueSiteToken(site: string, secret: string, ttlSeconds = SITE_TOKEN_TTL_SECONDS, nowMs = Date.now()) {
   // Rounded up: a token never lapses before the `expires` seconds it reports.
