@@ -9,7 +9,7 @@ import type { Role } from './server.js';
  * single-node process never loads the NATS client.
  */
 export async function createEngine(role: Role, c: CliConfig, tenants: TenantRegistry, log: Logger): Promise<Engine> {
-  if (c.nats === undefined) return new EmbeddedEngine();
+  if (c.nats === undefined) return embeddedEngine(tenants);
   const { NatsEngine } = await import('@switchyard/shared/nats');
   return new NatsEngine({
     servers: c.nats,
@@ -26,3 +26,7 @@ export async function createEngine(role: Role, c: CliConfig, tenants: TenantRegi
     ...(c.natsTlsCa !== undefined ? { tlsCaFile: c.natsTlsCa } : {}),
   });
 }
+
+/** The embedded engine, holding each tenant to its `maxChannels`. */
+export const embeddedEngine = (tenants: TenantRegistry): EmbeddedEngine =>
+  new EmbeddedEngine({ channelLimit: (id) => tenants.tenants.get(id)?.maxChannels ?? 0 });

@@ -1,6 +1,5 @@
 import { App, LIBUS_LISTEN_EXCLUSIVE_PORT, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
 import {
-  EmbeddedEngine,
   Publisher,
   createMetrics,
   localOps,
@@ -14,6 +13,7 @@ import {
 } from '@switchyard/shared';
 import { Gateway, type GatewayOptions } from '@switchyard/gateway';
 import { mountControlApi } from '@switchyard/control-api';
+import { embeddedEngine } from './engine.js';
 
 export type Role = 'dev' | 'gateway' | 'control-api';
 
@@ -59,7 +59,7 @@ export interface RunningServer {
 
 /** Starts one Switchyard process: the roles it runs share one uWS app and one port. */
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
-  const engine: Engine = o.engine ?? new EmbeddedEngine();
+  const engine: Engine = o.engine ?? embeddedEngine(o.tenants);
   const metrics = createMetrics(o.role, { processMetrics: o.thread === undefined });
   const publisher = new Publisher(engine, metrics, o.limits.maxPayload);
   metrics.counter('switchyard_broker_reconnects_total', 'Times the connection to NATS came back after a loss (0 on the embedded engine).', () => engine.reconnects);

@@ -291,17 +291,29 @@ test('native: a resume point from another epoch replays everything held, not rec
   assert.equal((await call(c2, { type: 'subscribe', channel: 'chat:f', after: 0, epoch: 7 })).error.name, 'bad_request');
 });
 
-test('native: a live-only subscribe reports the channel position, even without history', async (t) => {
+test('native: a live-only subscribe reports the channel position', async (t) => {
   const s = await startDev(t);
-  await publish(s, 'live:x', 1);
-  await publish(s, 'live:x', 2);
+  await publish(s, 'chat:x', 1);
+  await publish(s, 'chat:x', 2);
+  const c = await authed(t, s);
+  const r = await call(c, { type: 'subscribe', channel: 'chat:x' });
+  assert.equal(r.result.last, 2);
+  assert.match(r.result.epoch, /^[0-9a-f-]{36}\.\d+$/);
+  await publish(s, 'chat:x', 3);
+  assert.equal((await c.nextWhere((f) => f.type === 'message')).seq, 3);
+});
+
+test('native: a channel without history keeps nothing: seq 0, last 0, epoch "", as in a cluster', async (t) => {
+  const s = await startDev(t);
+  assert.equal(await publish(s, 'live:x', 1), 0);
   const c = await authed(t, s);
   const r = await call(c, { type: 'subscribe', channel: 'live:x' });
-  assert.equal(r.result.last, 2);
-  assert.equal(typeof r.result.epoch, 'string');
-  assert.ok(r.result.epoch.length > 0);
-  await publish(s, 'live:x', 3);
-  assert.equal((await c.nextWhere((f) => f.type === 'message')).seq, 3);
+  assert.deepEqual(r.result, { channel: 'live:x', last: 0, recovered: true, epoch: '' });
+  await publish(s, 'live:x', 2);
+  const m = await c.nextWhere((f) => f.type === 'message');
+  assert.deepEqual([m.seq, m.data], [0, 2]);
+  const resumed = await call(await authed(t, s), { type: 'subscribe', channel: 'live:x', after: 5, epoch: '' });
+  assert.equal(resumed.result.recovered, false, 'nothing to resume from');
 });
 
 test('native: msgpack 64-bit integers arrive as numbers; binary values are refused', async (t) => {

@@ -41,7 +41,7 @@ export function normalize(frame: string | Uint8Array): string {
   return text
     .replace(/"sent":\d+/g, '"sent":T')
     .replace(/"time":\d{13}/g, '"time":T')
-    .replace(/"epoch":"[0-9a-f-]{36}"/g, '"epoch":E');
+    .replace(/"epoch":"[0-9a-f-]{36}(\.\d+)?"/g, '"epoch":E');
 }
 
 const fill = (s: string, ids: Ids): string => s.replace(/\$([a-z][a-z0-9]*)/g, (m, name: string) => ids[name] ?? m);

@@ -20,19 +20,22 @@ test('embedded: kind is "embedded"', () => {
   assert.equal(new EmbeddedEngine().kind, 'embedded');
 });
 
-test('embedded: epoch is stable within one engine and differs between engines', async () => {
+test('embedded: a channel\'s epoch is stable while it keeps its log and differs between engines', async () => {
   const a = new EmbeddedEngine();
   const b = new EmbeddedEngine();
   const c = resolveChannel(t1, 'room');
-  const p1 = await a.read(c, 0);
+  assert.deepEqual(await a.read(c, 0), { messages: [], last: 0, complete: true, epoch: a.epoch }, 'no log yet');
   await a.publish(c, '1');
-  const p2 = await a.history.read(c, -1);
-  assert.equal(p1.epoch, a.epoch);
-  assert.equal(p2.epoch, a.epoch);
-  assert.equal(a.epoch, a.epoch);
-  assert.notEqual(a.epoch, b.epoch);
-  assert.equal((await b.read(c, 0)).epoch, b.epoch);
-  assert.match(a.epoch, /^[0-9a-f-]{36}$/);
+  const p1 = await a.history.read(c, -1);
+  await a.publish(c, '2');
+  const p2 = await a.history.read(c, 0);
+  assert.equal(p2.epoch, p1.epoch);
+  assert.match(p1.epoch, /^[0-9a-f-]{36}\.\d+$/);
+  assert.ok(p1.epoch.startsWith(`${a.epoch}.`));
+  await b.publish(c, '1');
+  assert.notEqual((await b.read(c, 0)).epoch, p1.epoch);
+  await a.close();
+  await b.close();
 });
 
 test('embedded: seqs restart at 1 in a new engine (new epoch)', async () => {
@@ -46,7 +49,7 @@ test('embedded: seqs restart at 1 in a new engine (new epoch)', async () => {
 
 test('embedded: message time comes from the injected clock', async () => {
   let now = 1_700_000_000_000;
-  const e = new EmbeddedEngine(() => now);
+  const e = new EmbeddedEngine({ now: () => now });
   const c = resolveChannel(t1, 'room');
   const m1 = await e.publish(c, '"a"');
   now += 1234;
@@ -57,7 +60,7 @@ test('embedded: message time comes from the injected clock', async () => {
 
 test('embedded: TTL expiry with an injected clock', async () => {
   let now = 1_000_000;
-  const e = new EmbeddedEngine(() => now);
+  const e = new EmbeddedEngine({ now: () => now });
   const c = resolveChannel(t1, 'ttl:room');
   assert.equal(c.opts.historyTtlSeconds, 60);
 
@@ -84,7 +87,7 @@ test('embedded: TTL expiry with an injected clock', async () => {
   assert.equal(page.complete, false);
   assert.equal(page.last, 2);
   assert.deepEqual((await e.read(c, -1)).messages, []);
-  assert.deepEqual(await e.read(c, 2), { messages: [], last: 2, complete: true, epoch: e.epoch });
+  assert.deepEqual(await e.read(c, 2), { messages: [], last: 2, complete: true, epoch: page.epoch });
 
   // Seqs continue after expiry.
   const m3 = await e.publish(c, '"later"');
@@ -96,7 +99,7 @@ test('embedded: TTL expiry with an injected clock', async () => {
 
 test('embedded: the default namespace has no TTL', async () => {
   let now = 0;
-  const e = new EmbeddedEngine(() => now);
+  const e = new EmbeddedEngine({ now: () => now });
   const c = resolveChannel(t1, 'plain');
   const m = await e.publish(c, '1');
   now = 10 * 365 * 86_400_000;
@@ -131,12 +134,15 @@ test('embedded: broker, history and presence are the engine itself', () => {
   assert.equal(e.presence, e);
 });
 
-test('embedded: registers no engine series of its own (the NATS ones exist only with --nats)', async () => {
+test('embedded: registers only switchyard_history_channels (the NATS series exist only with --nats)', async () => {
   const { createMetrics } = await import('../src/metrics.js');
   const metrics = createMetrics('dev', { processMetrics: false });
   const before = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name).sort();
-  new EmbeddedEngine().registerMetrics(metrics);
-  const after = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name).sort();
-  assert.deepEqual(after, before);
-  assert.ok(!after.some((n) => n.startsWith('switchyard_nats_') || n === 'switchyard_engine_ready'));
+  const e = new EmbeddedEngine();
+  e.registerMetrics(metrics);
+  await e.publish(resolveChannel(t1, 'room'), '1');
+  const after = await metrics.registry.getMetricsAsJSON();
+  assert.deepEqual(after.map((m) => m.name).filter((n) => !before.includes(n)), ['switchyard_history_channels']);
+  assert.equal(after.find((m) => m.name === 'switchyard_history_channels')?.values[0]?.value, 1);
+  await e.close();
 });

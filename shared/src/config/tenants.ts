@@ -3,6 +3,7 @@ import { isValidChannel } from '../model/channel.js';
 import {
   DEFAULT_BARTNET,
   DEFAULT_NAMESPACE,
+  DEFAULT_MAX_CHANNELS,
   DEFAULT_OTTER,
   type BartnetOptions,
   type OtterOptions,
@@ -43,7 +44,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish']);
-const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook', 'monorail', 'maxConnections']);
+const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook', 'monorail', 'maxConnections', 'maxChannels']);
 
 /** Validates a parsed tenants document. Unknown keys are errors: a typo must not pass silently. */
 export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry {
@@ -209,12 +210,13 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             }
           }
         }
-        let maxConnections = 0;
-        if (t.maxConnections !== undefined) {
-          const x = t.maxConnections;
-          if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 10_000_000) bad(`${path}.maxConnections`, 'must be an integer from 0 (no limit) to 10000000');
-          else maxConnections = x;
-        }
+        const limit = (key: 'maxConnections' | 'maxChannels', absent: number): number => {
+          const x = t[key];
+          if (x === undefined) return absent;
+          if (typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 10_000_000) return x;
+          bad(`${path}.${key}`, 'must be an integer from 0 (no limit) to 10000000');
+          return absent;
+        };
         if (typeof t.secret === 'string' && t.secret === t.backendSecret) {
           bad(`${path}.backendSecret`, 'must differ from secret (clients hold secret-signed credentials; backendSecret is for backends only)');
         }
@@ -232,7 +234,8 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             otter,
             webhook,
             monorail,
-            maxConnections,
+            maxConnections: limit('maxConnections', 0),
+            maxChannels: limit('maxChannels', DEFAULT_MAX_CHANNELS),
           }),
         );
       }

@@ -22,11 +22,33 @@ import {
 } from './engine.js';
 import { MessageRing } from './ring.js';
 import { LocalPresence } from './local-presence.js';
+import { ErrorCode, ProtocolError } from '../codes.js';
+
+export interface EmbeddedEngineOptions {
+  /** The clock of message times and history TTLs. */
+  readonly now?: () => number;
+  /** Channels with history a tenant may hold on this node (0: no limit). */
+  readonly channelLimit?: (tenant: string) => number;
+  /** How often idle channels' state is dropped, ms. */
+  readonly sweepMs?: number;
+}
+
+/** A channel's numbered history on this node, and the epoch its seqs belong to. */
+interface ChannelLog {
+  readonly ring: MessageRing;
+  readonly epoch: string;
+  readonly tenant: string;
+}
 
 /**
  * The single-node engine: per-channel rings in process memory, local presence and routing.
  * Publishes are stored and delivered synchronously, so delivery order is publish order.
- * Seqs start at 1 per channel in each run (a new `epoch`) and are never reused within it.
+ *
+ * Memory is bounded by what is kept, never by how many channels were ever named: a channel
+ * whose namespace keeps no history has no state at all (its messages carry seq 0, as in a
+ * cluster), and a channel's log is dropped once it retains no message (its history TTL
+ * expired them) and no one here is subscribed. A log that comes back starts at seq 1 in a
+ * new epoch, so a client resuming with the old epoch is told it could not recover.
  */
 export class EmbeddedEngine implements Engine, Broker, History, Presence, ConnectionRouter, Collections {
   readonly kind = 'embedded';
@@ -37,37 +59,78 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
   readonly collections: Collections = this;
   private readonly stores = new Map<string, { revision: number; items: Map<string, string> }>();
   private readonly handlers = new Map<string, (cmd: ConnectionCommand) => ConnectionReply>();
+  /** This run; each channel log's epoch is `<run>.<n>`. */
   readonly epoch = randomUUID();
   /** No broker connection to lose. */
   readonly reconnects = 0;
 
-  private readonly rings = new Map<string, MessageRing>();
+  private readonly logs = new Map<string, ChannelLog>();
+  private readonly logsOf = new Map<string, number>();
+  private generation = 0;
   private readonly interest = new Set<string>();
   private readonly members = new LocalPresence();
   private deliver: DeliveryHandler = () => {};
   private closed = false;
+  private readonly now: () => number;
+  private readonly channelLimit: (tenant: string) => number;
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(o: EmbeddedEngineOptions = {}) {
+    this.now = o.now ?? Date.now;
+    this.channelLimit = o.channelLimit ?? (() => 0);
+    this.sweeper = setInterval(() => this.sweep(), o.sweepMs ?? 10_000).unref();
+  }
 
   setDeliveryHandler(handler: DeliveryHandler): void {
     this.deliver = handler;
   }
 
-  private ring(ch: ChannelRef): MessageRing {
-    let r = this.rings.get(ch.key);
-    if (r === undefined) {
-      r = new MessageRing(ch.opts.history, ch.opts.historyTtlSeconds * 1000);
-      this.rings.set(ch.key, r);
+  /** Channels whose log this node keeps. */
+  get channels(): number {
+    return this.logs.size;
+  }
+
+  /** A new log for `ch`; `limited`: refused with `limit_exceeded` when its tenant is at its limit. */
+  private open(ch: ChannelRef, limited: boolean): ChannelLog {
+    const held = this.logsOf.get(ch.tenant) ?? 0;
+    const limit = this.channelLimit(ch.tenant);
+    if (limited && limit > 0 && held >= limit) {
+      throw new ProtocolError(ErrorCode.LimitExceeded, `tenant ${ch.tenant} keeps history for its limit of ${limit} channels on this node`);
     }
-    return r;
+    const log: ChannelLog = {
+      ring: new MessageRing(ch.opts.history, ch.opts.historyTtlSeconds * 1000),
+      epoch: `${this.epoch}.${++this.generation}`,
+      tenant: ch.tenant,
+    };
+    this.logs.set(ch.key, log);
+    this.logsOf.set(ch.tenant, held + 1);
+    return log;
+  }
+
+  /** Drops the logs that retain nothing and have no subscriber here. */
+  sweep(): void {
+    const now = this.now();
+    for (const [key, log] of this.logs) {
+      if (this.interest.has(key) || !log.ring.isEmpty(now)) continue;
+      this.logs.delete(key);
+      const held = (this.logsOf.get(log.tenant) ?? 1) - 1;
+      if (held === 0) this.logsOf.delete(log.tenant);
+      else this.logsOf.set(log.tenant, held);
+    }
   }
 
   publish(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message> {
-    const ring = this.ring(ch);
-    const msg: Message = from === undefined
-      ? { seq: ring.last + 1, time: this.now(), data }
-      : { seq: ring.last + 1, time: this.now(), data, from };
-    ring.push(msg);
+    let log: ChannelLog | undefined;
+    if (ch.opts.history > 0) {
+      try {
+        log = this.logs.get(ch.key) ?? this.open(ch, true);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const seq = log === undefined ? 0 : log.ring.last + 1; // no history: unnumbered, as in a cluster
+    const msg: Message = from === undefined ? { seq, time: this.now(), data } : { seq, time: this.now(), data, from };
+    log?.ring.push(msg);
     if (this.interest.has(ch.key)) this.deliver(ch, msg);
     return Promise.resolve(msg);
   }
@@ -78,6 +141,9 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
 
   subscribe(ch: ChannelRef): Promise<void> {
     this.interest.add(ch.key);
+    // A subscriber pins its channel's log, so the epoch it is told stays the channel's.
+    // Subscriptions are bounded per connection: they never count against the channel limit.
+    if (ch.opts.history > 0 && !this.logs.has(ch.key)) this.open(ch, false);
     return Promise.resolve();
   }
 
@@ -87,10 +153,12 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
   }
 
   read(ch: ChannelRef, after: number): Promise<HistoryPage> {
-    const ring = this.rings.get(ch.key);
-    if (ring === undefined) return Promise.resolve({ messages: [], last: 0, complete: true, epoch: this.epoch });
-    const { messages, complete } = ring.read(after, this.now());
-    return Promise.resolve({ messages, last: ring.last, complete, epoch: this.epoch });
+    // No history: nothing to resume from, as in a cluster.
+    if (ch.opts.history === 0) return Promise.resolve({ messages: [], last: 0, complete: after <= 0, epoch: '' });
+    const log = this.logs.get(ch.key);
+    if (log === undefined) return Promise.resolve({ messages: [], last: 0, complete: true, epoch: this.epoch });
+    const { messages, complete } = log.ring.read(after, this.now());
+    return Promise.resolve({ messages, last: log.ring.last, complete, epoch: log.epoch });
   }
 
   join(ch: ChannelRef, entry: PresenceEntry): Promise<void> {
@@ -155,11 +223,12 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
     return !this.closed;
   }
 
-  registerMetrics(_metrics: Metrics): void {
-    // Nothing of its own to report: one process, no broker, ready until closed.
+  registerMetrics(metrics: Metrics): void {
+    metrics.gauge('switchyard_history_channels', 'Channels whose history this process keeps (embedded engine): bounded by the tenants\' maxChannels, and freed once a channel retains no message and has no subscriber.', () => this.logs.size);
   }
 
   close(): Promise<void> {
+    clearInterval(this.sweeper);
     this.closed = true;
     return Promise.resolve();
   }

@@ -42,7 +42,12 @@ export interface Tenant {
   readonly monorail: ReadonlyMap<string, MonorailResource>;
   /** WebSocket connections the tenant may hold open on one gateway process (0: no limit). */
   readonly maxConnections: number;
+  /** Channels with history the tenant may hold on one node of the embedded engine (0: no limit). */
+  readonly maxChannels: number;
 }
+
+/** The default of a tenant's `maxChannels`. */
+export const DEFAULT_MAX_CHANNELS = 100_000;
 
 /** A MonoRail resource: a collection of items with ids, or a channel (topic). */
 export type MonorailResource =
@@ -104,6 +109,7 @@ export const UNBOUND_TENANT: Tenant = Object.freeze({
   webhook: undefined,
   monorail: new Map<string, MonorailResource>(),
   maxConnections: 0,
+  maxChannels: 0,
 });
 
 /**
