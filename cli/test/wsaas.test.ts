@@ -184,3 +184,42 @@ test('wsaas: with requireBearer off (the seed firewall model) ws_uri calls need 
   assert.equal(r.status, 200, r.text);
   assert.equal(await c.next(5000), 'plain text push');
 });
+
+/** `switchyard_webhook_duration_seconds_count` by "method outcome". */
+async function webhookCounts(s: RunningServer): Promise<Map<string, number>> {
+  const text = (await http(s, 'GET', '/metrics')).text;
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^switchyard_webhook_duration_seconds_count\{([^}]*)\} (\d+)$/gm)) {
+    const labels = Object.fromEntries([...(m[1] as string).matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    out.set(`${labels.method} ${labels.outcome}`, Number(m[2]));
+  }
+  return out;
+}
+
+test('wsaas: webhook calls are counted by method and outcome, with their duration; every series exists from the start', async (t) => {
+  let slow = false;
+  const be = await startBackend(t, (c, res) => {
+    if (c.method === 'PUT' && c.body?.data === 'fail') res.writeHead(500).end();
+    else if (slow) setTimeout(() => ok(res), 400);
+    else ok(res);
+  });
+  const s = await startDev(t, { tenants: tenantsWith({ url: be.url, timeoutMs: 200 }) });
+  const start = await webhookCounts(s);
+  assert.equal(start.size, 12, 'POST, PUT, DELETE × ok, http_error, timeout, unreachable');
+  assert.ok([...start.values()].every((n) => n === 0));
+
+  const c = await open(t, s);
+  c.send('hello');
+  c.send('fail'); // HTTP 500: the connection is closed with 4102... and the DELETE follows
+  await be.until(4);
+  slow = true;
+  const refused = await refusal(wsUrl(s, '/hook/chat?tenant=demo').replace(/^ws/, 'http'));
+  assert.equal(refused.status, 504);
+  await eventually(async () => {
+    const n = await webhookCounts(s);
+    return n.get('POST ok') === 1 && n.get('PUT ok') === 1 && n.get('PUT http_error') === 1 && n.get('DELETE ok') === 1 && n.get('POST timeout') === 1;
+  }, 'counted calls');
+  const text = (await http(s, 'GET', '/metrics')).text;
+  const sum = Number(/^switchyard_webhook_duration_seconds_sum\{[^}]*method="POST"[^}]*outcome="timeout"[^}]*\} ([\d.e-]+)$/m.exec(text)?.[1]);
+  assert.ok(sum >= 0.19 && sum < 2, `a timed-out call lasts its timeout (${sum} s)`);
+});

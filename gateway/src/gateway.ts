@@ -71,6 +71,7 @@ export class Gateway {
       engine: o.engine,
       publisher: o.publisher,
       log: o.log,
+      metrics: o.metrics,
       publicUrl: o.publicUrl,
     };
     this.dialects = createDialects(ctx, { hookIdleTimeoutSeconds: o.hookIdleTimeoutSeconds });

@@ -176,7 +176,7 @@ export function startCore(o: CoreOptions = {}): Core {
   const maxBufferedBytes = o.maxBufferedBytes ?? 1 << 20;
   // Sweeps run by the test (`endTurn`), not on the next turn.
   const hub = new Hub(engine, faces, topics, { maxSubscriptions: o.maxSubscriptions ?? 1000, maxBufferedBytes }, metrics.stats, log, () => {});
-  const ctx: DialectContext = { nodeId: 'n1', tenants, hub, faces, engine, publisher, log, publicUrl: () => 'http://control.test' };
+  const ctx: DialectContext = { nodeId: 'n1', tenants, hub, faces, engine, publisher, log, metrics, publicUrl: () => 'http://control.test' };
   const dialects = new Map(createDialects(ctx, { hookIdleTimeoutSeconds: 60 }).map((d) => [d.name, d]));
   // Flushed by the test (`take`, `settle`), not by a timer: what a client has is then exact.
   const outbox = new Outbox(maxBufferedBytes, hub.markSlow, () => {});

@@ -1,4 +1,4 @@
-import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BucketHistogram } from './bucket-histogram.js';
 import { closeCode, errorName } from './codes.js';
 
@@ -7,6 +7,11 @@ import { closeCode, errorName } from './codes.js';
  * to 4999) is counted as `other`, so no client can make series without bound.
  */
 const COUNTED_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005, 1006, ...Object.values(closeCode)]);
+
+/** The WSaaS webhook's methods, and what became of a call. */
+export const WEBHOOK_METHODS = ['POST', 'PUT', 'DELETE'] as const;
+export const WEBHOOK_OUTCOMES = ['ok', 'http_error', 'timeout', 'unreachable'] as const;
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
 
 /** The `code` label of a close: the code, or `other`. */
 export const closeLabel = (code: number): string => (COUNTED_CLOSE_CODES.has(code) ? String(code) : 'other');
@@ -42,6 +47,8 @@ export interface Metrics {
   readonly errors: Counter<'code'>;
   /** WebSocket connections closed, by close code (`closeLabel`), whoever closed them. */
   readonly closes: Counter<'code'>;
+  /** WSaaS webhook calls (seed 003) by method and outcome (`WEBHOOK_OUTCOMES`), with their duration. */
+  readonly webhookSeconds: Histogram<'method' | 'outcome'>;
   /** Connects the gateway's live figures (only processes that hold sockets have them). */
   attachGateway(g: GatewayGauges): void;
   /** Exports a counter kept elsewhere as a plain number, read on scrape. */
@@ -154,12 +161,21 @@ export function createMetrics(role: string, opts: MetricsOptions = {}): Metrics 
   // Every known label from the start: a sum over a series that never happened is 0, not empty.
   for (const code of Object.values(errorName)) errors.inc({ code }, 0);
   for (const code of [...COUNTED_CLOSE_CODES, 'other']) closes.inc({ code: String(code) }, 0);
+  const webhookSeconds = new Histogram({
+    name: 'switchyard_webhook_duration_seconds',
+    help: 'WSaaS webhook calls (POST on connect, PUT per frame, DELETE on close) by method and outcome (ok, http_error: a non-2xx answer, timeout, unreachable), with how long each took; _count counts the calls.',
+    labelNames: ['method', 'outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  for (const method of WEBHOOK_METHODS) for (const outcome of WEBHOOK_OUTCOMES) webhookSeconds.zero({ method, outcome });
   return {
     registry,
     stats,
     publishSeconds,
     errors,
     closes,
+    webhookSeconds,
     attachGateway(g) {
       gateway = g;
     },

@@ -1,4 +1,4 @@
-import type { Engine, Logger, ProtocolError, Publisher, Tenant, TenantRegistry } from '@switchyard/shared';
+import type { Engine, Logger, Metrics, ProtocolError, Publisher, Tenant, TenantRegistry } from '@switchyard/shared';
 import type { Command, Done } from './commands.js';
 import type { Face, FaceTable } from './face.js';
 import type { Hub } from './hub.js';
@@ -37,6 +37,8 @@ export interface DialectContext {
   readonly engine: Engine;
   readonly publisher: Publisher;
   readonly log: Logger;
+  /** Where dialects count what only they see (the WSaaS webhook calls). */
+  readonly metrics: Pick<Metrics, 'webhookSeconds'>;
   /** Base URL of the control API as backends reach it (WSaaS ws_uris). */
   readonly publicUrl: () => string;
 }

@@ -87,16 +87,19 @@ export class WsaasDialect implements Dialect<WsaasRequest> {
 
   /** One webhook call, bounded by the tenant's timeout; HTTP errors and timeouts become ProtocolErrors. */
   private async call(hook: WebhookOptions, method: string, init: { headers: Record<string, string>; body: string }): Promise<Response> {
+    const done = this.ctx.metrics.webhookSeconds.startTimer({ method });
     let res: Response;
     try {
       res = await fetch(hook.url, { method, ...init, signal: AbortSignal.timeout(hook.timeoutMs) });
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError';
+      done({ outcome: timedOut ? 'timeout' : 'unreachable' });
       throw new ProtocolError(
         timedOut ? ErrorCode.BackendTimeout : ErrorCode.BackendError,
         timedOut ? `backend did not answer within ${hook.timeoutMs} ms` : 'backend unreachable',
       );
     }
+    done({ outcome: res.ok ? 'ok' : 'http_error' }); // the answer's head: what the backend took
     if (!res.ok) {
       await res.body?.cancel();
       throw new ProtocolError(ErrorCode.BackendError, `backend answered HTTP ${res.status}`);
