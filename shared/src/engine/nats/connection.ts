@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import type { Logger } from '../../log.js';
 import { brokerUnavailable, errorText } from './errors.js';
 import type { NatsConnectOptions, NatsTimings } from './options.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { retry } from './retry.js';
 
 /** What the engine's parts do at points of the connection's life. */
@@ -33,6 +34,8 @@ export class BrokerConnection {
   private connected = false;
   private prepared = false;
   private closed = false;
+  /** The last round trip to NATS took too long, or has not come back yet. */
+  private stalled = false;
   /** Aborted by close()/abort(): ends every retry loop of the engine. */
   private readonly stopping = new AbortController();
   private readonly readyWaiters = new Set<() => void>();
@@ -82,6 +85,7 @@ export class BrokerConnection {
     this.connected = true;
     this.jsClient = jetstream(nc, { timeout: this.t.jetStreamTimeoutMs });
     void this.watchStatus(nc, hooks);
+    void this.probe(nc);
     hooks.connected(nc);
     const prepared = await retry(
       async () => {
@@ -109,6 +113,7 @@ export class BrokerConnection {
         this.log.warn('NATS disconnected');
       } else if (s.type === 'reconnect') {
         this.connected = true;
+        this.stalled = false; // a new socket: the next probe tells
         this.log.info('NATS reconnected');
         this.changed();
         hooks.reconnected();
@@ -116,9 +121,37 @@ export class BrokerConnection {
     }
   }
 
+  /**
+   * Round trips to NATS while connected: `connected` only says the socket is open, not that
+   * the server answers or that the client still reads what it gets. A probe that is late
+   * makes the engine not ready until one comes back in time (or the client reconnects).
+   */
+  private async probe(nc: NatsConnection): Promise<void> {
+    const t = this.t;
+    while (!this.closed) {
+      await sleep(t.probeEveryMs, undefined, { signal: this.stop }).catch(() => {}); // aborted: the loop ends
+      if (this.closed || !this.connected) continue;
+      const late = new AbortController();
+      const outcome = await Promise.race([
+        nc.flush().then(() => 'answered' as const, () => 'failed' as const),
+        sleep(t.probeTimeoutMs, 'late' as const, { signal: late.signal }).catch(() => 'failed' as const),
+      ]);
+      late.abort();
+      if (outcome === 'late' && !this.stalled) {
+        this.stalled = true;
+        this.log.warn({ timeoutMs: t.probeTimeoutMs }, 'NATS round trip timed out: not ready until one completes');
+      } else if (outcome === 'answered' && this.stalled) {
+        this.stalled = false;
+        this.log.info('NATS round trip completed: ready again');
+        this.changed();
+      }
+      // 'failed': a closed or reconnecting client, which `connected` already reports.
+    }
+  }
+
   /** Whether publishes and subscribes can succeed now. */
   ready(): boolean {
-    return this.connected && this.prepared && !this.closed;
+    return this.connected && this.prepared && !this.closed && !this.stalled;
   }
 
   /** The client, when ready; otherwise throws the fixed `unavailable` error. */
@@ -191,3 +224,4 @@ export class BrokerConnection {
     this.changed();
   }
 }
+

@@ -35,6 +35,15 @@ export interface NatsTimings {
   readonly commandTimeoutMs: number;
   /** Reading stored messages: how long one fetch waits for messages that are not there, ms. Default 2000. */
   readonly fetchExpiresMs: number;
+  /**
+   * How often the engine makes a round trip to NATS (PING/PONG) while connected, ms. One that
+   * takes longer than `probeTimeoutMs` makes the engine not ready (`/readyz` 503) until one
+   * completes: a server that stopped answering, or a client whose reader no longer reads,
+   * is noticed in seconds instead of the client's 10–15 s ping verdict. Default 1000.
+   */
+  readonly probeEveryMs: number;
+  /** The longest a probe round trip may take before the engine is not ready, ms. Default 3000. */
+  readonly probeTimeoutMs: number;
 }
 
 export const NATS_ENGINE_DEFAULTS: NatsTimings = Object.freeze({
@@ -48,6 +57,8 @@ export const NATS_ENGINE_DEFAULTS: NatsTimings = Object.freeze({
   gatherMaxWaitMs: 2000,
   commandTimeoutMs: 3000,
   fetchExpiresMs: 2000,
+  probeEveryMs: 1000,
+  probeTimeoutMs: 3000,
 });
 
 /** Where the engine connects, and as whom. */

@@ -1,0 +1,99 @@
+import type { TestContext } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNatsServer, TENANTS, eventually, type NatsServer } from '@switchyard/testkit';
+import { listeningPort, run, type Run } from '../cli-process.js';
+
+/** A gateway's place in the cluster. Clients have a home slot; a replacement takes the slot of the process it replaces. */
+export type Slot = 0 | 1;
+export const other = (s: Slot): Slot => (s === 0 ? 1 : 0);
+
+/** One `switchyard` process of the cluster. */
+export interface Proc {
+  /** Unique in the run: `control#2`, `gw0#3` (slot 0, third process in it). */
+  readonly name: string;
+  readonly role: 'control-api' | 'gateway';
+  readonly run: Run;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly pid: number;
+  readonly startedAt: number;
+}
+
+/**
+ * nats-server, a control API and two gateways, each its own process (the `switchyard`
+ * command as installed), with a fresh `--nats-prefix`. Processes are replaced by new ones
+ * (new port, new node id) and every process is killed when the test ends, whatever state it
+ * is in (SIGKILL reaches a stopped process too).
+ */
+export class FaultCluster {
+  control!: Proc;
+  readonly gateways: [Proc | undefined, Proc | undefined] = [undefined, undefined];
+  /** Told of every process started, for the readiness probes. */
+  onStart: (p: Proc) => void = () => {};
+  private readonly counts = new Map<string, number>();
+
+  private constructor(
+    private readonly t: TestContext,
+    readonly nats: NatsServer,
+    private readonly tenantsFile: string,
+    readonly prefix: string,
+  ) {}
+
+  /** Starts everything and resolves once every process answers `/readyz` with 200. */
+  static async start(t: TestContext): Promise<FaultCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-faults-'));
+    const tenantsFile = join(dir, 'tenants.json');
+    writeFileSync(tenantsFile, JSON.stringify(TENANTS));
+    const nats = await startNatsServer();
+    t.after(async () => {
+      await nats.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const c = new FaultCluster(t, nats, tenantsFile, `f${randomBytes(4).toString('hex')}`);
+    await c.startControl();
+    await Promise.all([c.startGateway(0), c.startGateway(1)]);
+    await eventually(async () => {
+      for (const p of c.live()) if ((await fetch(`${p.url}/readyz`, { signal: AbortSignal.timeout(1000) })).status !== 200) return false;
+      return true;
+    }, 'every process ready', { timeoutMs: 20_000, everyMs: 100 });
+    return c;
+  }
+
+  /** The processes that should be running now. */
+  live(): Proc[] {
+    return [this.control, ...this.gateways.filter((g): g is Proc => g !== undefined)];
+  }
+
+  /** Starts a control API (the first, or one replacing a stopped one). */
+  async startControl(): Promise<Proc> {
+    this.control = await this.spawn('control-api', 'control', []);
+    return this.control;
+  }
+
+  /** Starts a gateway in `slot` (the first, or one replacing a dead one). */
+  async startGateway(slot: Slot): Promise<Proc> {
+    // A short idle timeout (the minimum): the server notices silent clients fast too.
+    const p = await this.spawn('gateway', `gw${slot}`, ['--idle-timeout', '8']);
+    this.gateways[slot] = p;
+    return p;
+  }
+
+  private async spawn(role: Proc['role'], base: string, extra: string[]): Promise<Proc> {
+    const n = (this.counts.get(base) ?? 0) + 1;
+    this.counts.set(base, n);
+    const nodeId = `${base}-${n}`;
+    const startedAt = Date.now();
+    const r = run(this.t, [
+      role, '--nats', this.nats.url, '--nats-prefix', this.prefix, '--tenants', this.tenantsFile,
+      '--host', '127.0.0.1', '--port', '0', '--node-id', nodeId, ...extra,
+    ]);
+    const port = await listeningPort(r, 20_000);
+    const p: Proc = { name: `${base}#${n}`, role, run: r, port, url: `http://127.0.0.1:${port}`, pid: r.child.pid as number, startedAt };
+    this.onStart(p);
+    return p;
+  }
+}
