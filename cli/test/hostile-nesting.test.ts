@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pack } from 'msgpackr';
 import { MAX_JSON_DEPTH, signClientToken } from '@switchyard/shared';
-import { backend, connect, http, startDev, wsUrl, type Client } from './helpers.js';
+import { backend, connect, http, publish, startDev, wsUrl, type Client } from './helpers.js';
 import type { RunningServer } from '../src/server.js';
 
 /** `{"a":{"a":…1…}}`, `levels` objects deep. */
@@ -90,4 +90,21 @@ test('hostile nesting: /v1/tokens refuses an info nested too deep and a token lo
   await c.next();
   c.send({ type: 'auth', id: 1, token: ok.body.token });
   assert.equal((await c.next()).result?.user, 'u', 'what is minted, clients can use');
+});
+
+test('hostile input: a text frame of invalid UTF-8 cuts only its own connection (uWS closes it before any handler: 1006)', async (t) => {
+  const s = await startDev(t);
+  const watcher = await connect(t, wsUrl(s, '/v1/ws?tenant=demo'));
+  await watcher.next();
+  watcher.send({ type: 'auth', id: 1, token });
+  watcher.send({ type: 'subscribe', id: 2, channel: 'chat:utf8' });
+  await watcher.nextWhere((f) => f.type === 'reply' && f.id === 2);
+  for (const path of ['/v1/ws?tenant=demo', '/ws?site=demo', '/otter?tenant=demo', '/monorail/nodes?tenant=demo']) {
+    const bad = await connect(t, wsUrl(s, path));
+    bad.ws.send(Buffer.from([0x7b, 0xc3, 0x28, 0x7d]), { binary: false }); // "{", a broken 2-byte sequence, "}"
+    assert.equal((await bad.closedWithin(3000)).code, 1006, path);
+  }
+  await publish(s, 'chat:utf8', { still: 'here' });
+  assert.deepEqual((await watcher.nextWhere((f) => f.type === 'message')).data, { still: 'here' });
+  assert.equal((await http(s, 'GET', '/healthz')).status, 200);
 });
