@@ -2,7 +2,7 @@ import yargs from 'yargs';
 import { TenantsConfigError, createLogger, logUnhandledRejections } from '@switchyard/shared';
 import { OPTIONS, checkOptions, toConfig, type CliConfig } from './options.js';
 import { loadTenants, serverOptions } from './server-options.js';
-import { startServer, type Role } from './server.js';
+import { startServer, type Drain, type Role } from './server.js';
 import { autoThreads } from './threads.js';
 import { startThreads } from './threaded.js';
 
@@ -125,9 +125,17 @@ async function run(role: Role, c: CliConfig): Promise<number> {
         void server.close().finally(() => resolve(1));
       });
     }
-    const stop = (signal: string): void => {
-      log.info({ signal }, 'shutting down');
-      server.close().then(
+    let stopping = false;
+    const stop = (signal: string, drain?: Drain): void => {
+      if (stopping) {
+        // A second signal: what is left of the drain goes at once.
+        log.info({ signal }, 'closing the remaining connections at once');
+        server.hurry();
+        return;
+      }
+      stopping = true;
+      log.info({ signal, ...drain }, drain === undefined ? 'shutting down' : 'draining: not ready, then closing connections over the drain window');
+      server.close(drain).then(
         () => resolve(0),
         (err: unknown) => {
           log.error({ err }, 'shutdown failed');
@@ -135,7 +143,8 @@ async function run(role: Role, c: CliConfig): Promise<number> {
         },
       );
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // SIGTERM (orchestrators): a drain. SIGINT (Ctrl-C in a terminal): at once.
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM', { delayMs: c.drainDelay * 1000, spreadMs: c.drainSeconds * 1000 }));
   });
 }

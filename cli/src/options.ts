@@ -17,6 +17,8 @@ export const OPTIONS = {
   'max-subscriptions': { type: 'number', default: 1000, describe: 'Subscriptions one connection may hold' },
   'auth-timeout': { type: 'number', default: 10, describe: 'Seconds a connection that must authenticate (native, bartnet, otter with requireAuth) may stay open without it before it is closed with 4103 (0 = no limit)' },
   'max-connections-per-ip': { type: 'number', default: 0, describe: 'WebSocket connections one peer address may hold open on a gateway process; more are refused with HTTP 429 limit_exceeded (0 = no limit)' },
+  'drain-delay': { type: 'number', default: 5, describe: 'On SIGTERM: seconds to keep serving with /readyz at 503 before closing connections, so load balancers stop sending new ones (0-3600)' },
+  'drain-seconds': { type: 'number', default: 20, describe: 'On SIGTERM, after --drain-delay: seconds over which connections are closed (1012), evenly, so clients do not all reconnect at once (0 = at once; 0-3600). A second SIGTERM closes the rest at once' },
   'idle-timeout': { type: 'number', default: 120, describe: 'Seconds without traffic before a connection is closed (the server pings to keep live ones open; 0 = never)' },
   'public-url': { type: 'string', describe: 'Base URL of the control API as backends reach it; WSaaS ws_uris start with it (alias: WS_HOSTNAME; default: this server\'s URL)' },
   'hook-idle-timeout': { type: 'number', default: 120_000, describe: 'Idle timeout of WSaaS (/hook) connections, in ms (alias: WS_TIMEOUT; 0 = never; at least 8000 otherwise)' },
@@ -41,6 +43,9 @@ export interface CliConfig {
   readonly maxSubscriptions: number;
   readonly idleTimeout: number;
   readonly authTimeout: number;
+  /** SIGTERM's drain: delay and spread, seconds. */
+  readonly drainDelay: number;
+  readonly drainSeconds: number;
   readonly maxConnectionsPerIp: number;
   readonly publicUrl: string | undefined;
   readonly hookIdleTimeoutMs: number;
@@ -72,6 +77,8 @@ export function checkOptions(a: Parsed): string[] {
   int('max-subscriptions', 1, 1_000_000);
   int('idle-timeout', 0, 960);
   int('auth-timeout', 0, 3600);
+  int('drain-delay', 0, 3600);
+  int('drain-seconds', 0, 3600);
   int('max-connections-per-ip', 0, 1_000_000);
   const idle = a['idle-timeout'];
   if (typeof idle === 'number' && idle > 0 && idle < 8) problems.push('--idle-timeout must be 0 (never) or from 8 to 960 seconds');
@@ -122,6 +129,8 @@ export function toConfig(a: Parsed): CliConfig {
     maxSubscriptions: a['max-subscriptions'] as number,
     idleTimeout: a['idle-timeout'] as number,
     authTimeout: a['auth-timeout'] as number,
+    drainDelay: a['drain-delay'] as number,
+    drainSeconds: a['drain-seconds'] as number,
     maxConnectionsPerIp: a['max-connections-per-ip'] as number,
     publicUrl: typeof a['public-url'] === 'string' ? normalizeUrl(a['public-url']) : undefined,
     hookIdleTimeoutMs: a['hook-idle-timeout'] as number,

@@ -1,5 +1,6 @@
 import { App, LIBUS_LISTEN_EXCLUSIVE_PORT, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
 import {
+  CloseReason,
   Publisher,
   createMetrics,
   localOps,
@@ -53,8 +54,21 @@ export interface RunningServer {
   setUrl(url: string): void;
   /** Whether this server can serve (engine reachable, not draining). */
   ready(): boolean;
-  /** Ordered shutdown: not ready, stop accepting, close sessions (1001), close the engine. */
-  close(): Promise<void>;
+  /**
+   * Ordered shutdown: not ready, stop accepting, close sessions, close the engine. Without a
+   * drain, at once and with 1001; with one (SIGTERM), `/readyz` turns 503 at once, the server
+   * keeps serving for `delayMs` (load balancers see it go), then closes its connections with
+   * 1012 spread evenly over `spreadMs`.
+   */
+  close(drain?: Drain): Promise<void>;
+  /** Cuts a drain short: what is left of the delay and of the spread goes at once. */
+  hurry(): void;
+}
+
+/** A graceful stop's timing (`--drain-delay`, `--drain-seconds`). */
+export interface Drain {
+  readonly delayMs: number;
+  readonly spreadMs: number;
 }
 
 /** Starts one Switchyard process: the roles it runs share one uWS app and one port. */
@@ -136,6 +150,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   }
 
   let closing: Promise<void> | undefined;
+  let hurry: () => void = () => {};
+  const hurried = new Promise<void>((resolve) => (hurry = resolve));
   return {
     port,
     get url() {
@@ -149,17 +165,23 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       url = u;
     },
     ready,
-    close() {
+    close(drain) {
       closing ??= (async () => {
         draining = true;
+        if (drain !== undefined && drain.delayMs > 0) {
+          await Promise.race([new Promise((r) => setTimeout(r, drain.delayMs)), hurried]);
+        }
         if (listenSocket !== undefined) us_listen_socket_close(listenSocket);
-        if (gateway !== undefined) await gateway.closeAll(1000);
+        if (gateway !== undefined) {
+          await gateway.closeAll(1000, drain === undefined ? {} : { reason: CloseReason.Restart, spreadMs: drain.spreadMs, hurry: hurried });
+        }
         // Ends idle keep-alive HTTP connections too, so the process can exit.
         app.close();
         await engine.close();
       })();
       return closing;
     },
+    hurry,
   };
 }
 

@@ -27,4 +27,7 @@ export type ToThread =
   | { readonly t: 'url'; readonly url: string }
   | { readonly t: 'part'; readonly id: number; readonly what: Gathered }
   | { readonly t: 'gathered'; readonly id: number; readonly value: unknown }
-  | { readonly t: 'stop' };
+  /** Close sessions (spread over `spreadMs` when draining) and the engine, then exit. */
+  | { readonly t: 'stop'; readonly spreadMs?: number }
+  /** Close what is left of a drain at once. */
+  | { readonly t: 'hurry' };

@@ -41,8 +41,12 @@ port.on('message', (m: ToThread) => {
     else void s.metrics.registry.getMetricsAsJSON().then((value) => post({ t: 'part', id: m.id, value }));
   } else if (m.t === 'url') {
     server?.setUrl(m.url);
+  } else if (m.t === 'hurry') {
+    server?.hurry();
   } else if (m.t === 'stop') {
-    void (server?.close() ?? Promise.resolve()).finally(() => {
+    // The main thread waited out the drain delay: what is left is the spread.
+    const drain = m.spreadMs === undefined ? undefined : { delayMs: 0, spreadMs: m.spreadMs };
+    void (server?.close(drain) ?? Promise.resolve()).finally(() => {
       post({ t: 'stopped' });
       process.exit(0); // ends this thread only
     });

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { App, LIBUS_LISTEN_EXCLUSIVE_PORT, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
 import { aggregateMetrics, processRegistry, type Logger } from '@switchyard/shared';
 import type { CliConfig } from './options.js';
-import { localUrl, type Role } from './server.js';
+import { localUrl, type Drain, type Role } from './server.js';
 import type { FromThread, Gathered, ThreadData, ToThread } from './thread-messages.js';
 
 export interface ThreadedServer {
@@ -20,13 +20,14 @@ export interface ThreadedServer {
   readonly threads: number;
   /** Resolves with a reason if a thread dies on its own: the process should then exit non-zero. */
   readonly failed: Promise<string>;
-  /** Ordered shutdown: stop accepting, then every thread closes its sessions and its engine. */
-  close(): Promise<void>;
+  /** Ordered shutdown: stop accepting, then every thread closes its sessions and its engine (see `RunningServer.close`). */
+  close(drain?: Drain): Promise<void>;
+  hurry(): void;
 }
 
 /** How long a thread may take to answer its part of `/readyz` or `/metrics`. */
 const PART_TIMEOUT_MS = 2000;
-/** How long a thread may take to shut down before it is terminated. */
+/** How long a thread may take to shut down (after a drain's spread) before it is terminated. */
 const STOP_TIMEOUT_MS = 15_000;
 
 interface Thread {
@@ -105,19 +106,19 @@ export async function startThreads(role: Role, c: CliConfig, count: number, log:
     );
   }
 
-  const stopAll = async (): Promise<void> => {
+  const stopAll = async (spreadMs?: number): Promise<void> => {
     stopping = true;
     await Promise.all(
       threads.map(
         (t) =>
           new Promise<void>((resolve) => {
             if (t.exited) return resolve();
-            const timer = setTimeout(() => void t.worker.terminate(), STOP_TIMEOUT_MS);
+            const timer = setTimeout(() => void t.worker.terminate(), STOP_TIMEOUT_MS + (spreadMs ?? 0));
             t.worker.once('exit', () => {
               clearTimeout(timer);
               resolve();
             });
-            send(t, { t: 'stop' });
+            send(t, spreadMs === undefined ? { t: 'stop' } : { t: 'stop', spreadMs });
           }),
       ),
     );
@@ -146,20 +147,29 @@ export async function startThreads(role: Role, c: CliConfig, count: number, log:
   log.info({ role, port, url, engine: 'nats', threads: count }, `switchyard ${role} listening on ${url} with ${count} threads`);
 
   let closing: Promise<void> | undefined;
+  let hurry: () => void = () => {};
+  const hurried = new Promise<void>((resolve) => (hurry = resolve));
   return {
     port,
     url,
     engine: { kind: 'nats' },
     threads: count,
     failed,
-    close() {
+    close(drain) {
       closing ??= (async () => {
         draining = true;
+        if (drain !== undefined && drain.delayMs > 0) {
+          await Promise.race([new Promise((r) => setTimeout(r, drain.delayMs)), hurried]);
+        }
         us_listen_socket_close(listenSocket);
-        await stopAll();
+        await stopAll(drain?.spreadMs);
         acceptor.close();
       })();
       return closing;
+    },
+    hurry() {
+      hurry();
+      for (const t of threads) send(t, { t: 'hurry' });
     },
   };
 }

@@ -16,8 +16,14 @@ export interface Run {
   exit: Promise<number | null>;
 }
 
+/**
+ * SIGTERM drains for 5 + 20 s by default; tests that do not check the drain stop at once
+ * unless they set these themselves.
+ */
+const NO_DRAIN = { SWITCHYARD_DRAIN_DELAY: '0', SWITCHYARD_DRAIN_SECONDS: '0' };
+
 export function run(t: TestContext, args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(BIN, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN, args, { cwd: ROOT, env: { ...process.env, ...NO_DRAIN, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));

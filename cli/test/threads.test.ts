@@ -17,8 +17,8 @@ function tenantsFile(): string {
 }
 
 /** `switchyard gateway --threads N` as a real process on the cluster's NATS, once ready. */
-async function startThreadedGateway(t: TestContext, natsUrl: string, prefix: string, threads: string): Promise<Run & { port: number }> {
-  const gw = run(t, ['gateway', '--port', '0', '--host', '127.0.0.1', '--nats', natsUrl, '--nats-prefix', prefix, '--tenants', tenantsFile(), '--node-id', 'tg', '--threads', threads]);
+async function startThreadedGateway(t: TestContext, natsUrl: string, prefix: string, threads: string, more: string[] = []): Promise<Run & { port: number }> {
+  const gw = run(t, ['gateway', '--port', '0', '--host', '127.0.0.1', '--nats', natsUrl, '--nats-prefix', prefix, '--tenants', tenantsFile(), '--node-id', 'tg', '--threads', threads, ...more]);
   const port = await listeningPort(gw, 15_000);
   await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 'the threaded gateway is ready', { timeoutMs: 10_000, everyMs: 50 });
   return { ...gw, port };
@@ -36,9 +36,9 @@ async function client(t: TestContext, port: number, user: string): Promise<{ c: 
   return { c, conn: hello.conn as string };
 }
 
-test('threads: a gateway with --threads 2 spreads connections over both threads, delivers everywhere, sums its metrics, stops cleanly', async (t) => {
+test('threads: a gateway with --threads 2 spreads connections over both threads, delivers everywhere, sums its metrics, drains on SIGTERM', async (t) => {
   const cluster = await startCluster(t, 0);
-  const gw = await startThreadedGateway(t, cluster.nats.url, cluster.prefix, '2');
+  const gw = await startThreadedGateway(t, cluster.nats.url, cluster.prefix, '2', ['--drain-delay', '1', '--drain-seconds', '2']);
   assert.match(gw.stdout(), /"threads":2/);
 
   const clients = [];
@@ -71,8 +71,17 @@ test('threads: a gateway with --threads 2 spreads connections over both threads,
     assert.equal(text.match(/^switchyard_process_cpu_seconds_total/gm)?.length, 1);
   }
 
+  // The drain: not ready at once, connections open for the delay, then closed with 1012 over the window.
+  const sigterm = Date.now();
   gw.child.kill('SIGTERM');
-  for (const { c } of clients) assert.equal((await c.closedWithin(5000)).code, 1001);
+  await eventually(async () => (await fetch(`http://127.0.0.1:${gw.port}/readyz`)).status === 503, 'not ready at once', { timeoutMs: 900, everyMs: 20 });
+  const closedAt = await Promise.all(clients.map(async ({ c }) => {
+    assert.equal((await c.closedWithin(8000)).code, 1012);
+    return Date.now() - sigterm;
+  }));
+  closedAt.sort((a, b) => a - b);
+  assert.ok(closedAt[0]! >= 950, `no close before the delay (${closedAt})`);
+  assert.ok(closedAt[3]! - closedAt[0]! >= 700, `closes spread over the window (${closedAt})`);
   assert.equal(await withDeadline(gw.exit, 10_000, 'threaded gateway did not exit'), 0);
 });
 

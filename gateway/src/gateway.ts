@@ -165,11 +165,14 @@ export class Gateway {
   }
 
   /**
-   * Closes every connection with the shutdown code (clients reconnect elsewhere and resume),
-   * then waits up to `graceMs` for their close handshakes.
+   * Closes every connection with `reason` (clients reconnect elsewhere and resume), spread
+   * evenly over `spreadMs` so that they do not all come back in the same second (the rest at
+   * once when `hurry` settles), then waits up to `graceMs` for the close handshakes.
    */
-  async closeAll(graceMs: number): Promise<void> {
-    for (const s of [...this.sessions.values()]) s.close(CloseReason.Shutdown);
+  async closeAll(graceMs: number, o: { reason?: CloseReason; spreadMs?: number; hurry?: Promise<void> } = {}): Promise<void> {
+    const reason = o.reason ?? CloseReason.Shutdown;
+    await spreadOver([...this.sessions.values()], o.spreadMs ?? 0, o.hurry, (s) => s.close(reason));
+    for (const s of [...this.sessions.values()]) s.close(reason); // any that opened meanwhile
     if (this.sessions.size === 0) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, graceMs);
@@ -178,5 +181,24 @@ export class Gateway {
         resolve();
       };
     });
+  }
+}
+
+/** How often a spread close wakes up to close the connections now due. */
+const SPREAD_TICK_MS = 20;
+
+/**
+ * Calls `close` on every item, at an even rate over `spreadMs`: by time t, ⌈n·t/spreadMs⌉ of
+ * them. The rest go at once when `hurry` settles. Resolves when all are closed.
+ */
+export async function spreadOver<T>(items: readonly T[], spreadMs: number, hurry: Promise<void> | undefined, close: (item: T) => void): Promise<void> {
+  let hurried = spreadMs <= 0;
+  void hurry?.then(() => (hurried = true));
+  const start = Date.now();
+  let done = 0;
+  while (done < items.length) {
+    const due = hurried ? items.length : Math.min(items.length, Math.ceil((items.length * (Date.now() - start)) / spreadMs));
+    while (done < due) close(items[done++] as T);
+    if (done < items.length) await Promise.race([new Promise((r) => setTimeout(r, SPREAD_TICK_MS)), hurry]);
   }
 }

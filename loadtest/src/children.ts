@@ -79,7 +79,10 @@ export async function waitReady(port: number): Promise<void> {
   }
 }
 
-/** SIGTERM (so a --cpu-prof profile gets written), SIGKILL if it has not exited within 10 s. */
+/**
+ * SIGINT (a Switchyard process stops at once, where SIGTERM would drain for half a minute; a
+ * --cpu-prof profile gets written either way), SIGKILL if it has not exited within 10 s.
+ */
 export function terminate(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -88,7 +91,7 @@ export function terminate(child: ChildProcess): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
-    child.kill('SIGTERM');
+    child.kill('SIGINT');
   });
 }
 

@@ -16,7 +16,7 @@ export interface Cluster {
   readonly nats: NatsServer;
   readonly control: Server;
   readonly gateways: Server[];
-  /** SIGTERM to the Switchyard processes (SIGKILL after 10 s), then nats-server; removes its store. */
+  /** SIGINT to the Switchyard processes (SIGKILL after 10 s), then nats-server; removes its store. */
   stop(): Promise<void>;
 }
 

@@ -96,6 +96,7 @@ export const toClientError = (e: unknown): ProtocolError =>
  */
 export const CloseReason = {
   Shutdown: 'shutdown',
+  Restart: 'restart',
   MessageTooBig: 'message_too_big',
   SlowConsumer: 'slow_consumer',
   TokenExpired: 'token_expired',
@@ -108,6 +109,7 @@ export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
 export const closeCode: Readonly<Record<CloseReason, number>> = {
   [CloseReason.Shutdown]: 1001,
+  [CloseReason.Restart]: 1012,
   [CloseReason.MessageTooBig]: 1009,
   [CloseReason.SlowConsumer]: 4100,
   [CloseReason.TokenExpired]: 4101,
@@ -120,6 +122,7 @@ export const closeCode: Readonly<Record<CloseReason, number>> = {
 /** Close reason text sent with the code (≤ 123 bytes, as the WebSocket protocol requires). */
 export const closeText: Readonly<Record<CloseReason, string>> = {
   [CloseReason.Shutdown]: 'server shutting down',
+  [CloseReason.Restart]: 'server restarting: reconnect and resume',
   [CloseReason.MessageTooBig]: 'message too big',
   [CloseReason.SlowConsumer]: 'slow consumer: send buffer limit exceeded',
   [CloseReason.TokenExpired]: 'token expired',
