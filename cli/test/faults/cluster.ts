@@ -20,7 +20,6 @@ export interface Proc {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
   readonly pid: number;
-  readonly startedAt: number;
 }
 
 /**
@@ -32,9 +31,17 @@ export interface Proc {
 export class FaultCluster {
   control!: Proc;
   readonly gateways: [Proc | undefined, Proc | undefined] = [undefined, undefined];
+  /** Every process started, in order. */
+  readonly all: Proc[] = [];
+  /**
+   * Processes that exited without being told to (SIGKILL or SIGTERM from `signal`): crashes.
+   * (The test's cleanup kills the rest after the suite has judged this list.)
+   */
+  readonly crashes: { readonly proc: string; readonly at: number; readonly code: number | null }[] = [];
   /** Told of every process started, for the readiness probes. */
   onStart: (p: Proc) => void = () => {};
   private readonly counts = new Map<string, number>();
+  private readonly told = new Set<string>();
 
   private constructor(
     private readonly t: TestContext,
@@ -43,8 +50,8 @@ export class FaultCluster {
     readonly prefix: string,
   ) {}
 
-  /** Starts everything and resolves once every process answers `/readyz` with 200. */
-  static async start(t: TestContext): Promise<FaultCluster> {
+  /** Starts everything and resolves once every process answers `/readyz` with 200; `gateway0` flags go to the first gateway. */
+  static async start(t: TestContext, gateway0: readonly string[] = []): Promise<FaultCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'sy-faults-'));
     const tenantsFile = join(dir, 'tenants.json');
     writeFileSync(tenantsFile, JSON.stringify(TENANTS));
@@ -55,7 +62,7 @@ export class FaultCluster {
     });
     const c = new FaultCluster(t, nats, tenantsFile, `f${randomBytes(4).toString('hex')}`);
     await c.startControl();
-    await Promise.all([c.startGateway(0), c.startGateway(1)]);
+    await Promise.all([c.startGateway(0, gateway0), c.startGateway(1)]);
     await eventually(async () => {
       for (const p of c.live()) if ((await fetch(`${p.url}/readyz`, { signal: AbortSignal.timeout(1000) })).status !== 200) return false;
       return true;
@@ -68,16 +75,33 @@ export class FaultCluster {
     return [this.control, ...this.gateways.filter((g): g is Proc => g !== undefined)];
   }
 
+  /** Sends `sig` to `p`; after SIGKILL or SIGTERM its exit is expected, any other exit is a crash. */
+  signal(p: Proc, sig: 'SIGKILL' | 'SIGTERM' | 'SIGSTOP' | 'SIGCONT'): void {
+    if (sig === 'SIGKILL' || sig === 'SIGTERM') this.told.add(p.name);
+    process.kill(p.pid, sig);
+  }
+
+  /** Lines the processes logged at level error or fatal: the product logs bugs there ("a bug", "failed unexpectedly"). */
+  errorLogs(): string[] {
+    const out: string[] = [];
+    for (const p of this.all) {
+      for (const line of p.run.stdout().split('\n')) {
+        if (/"level":(50|60)\b/.test(line)) out.push(`${p.name}: ${line.slice(0, 400)}`);
+      }
+    }
+    return out;
+  }
+
   /** Starts a control API (the first, or one replacing a stopped one). */
   async startControl(): Promise<Proc> {
     this.control = await this.spawn('control-api', 'control', []);
     return this.control;
   }
 
-  /** Starts a gateway in `slot` (the first, or one replacing a dead one). */
-  async startGateway(slot: Slot): Promise<Proc> {
+  /** Starts a gateway in `slot` (the first, or one replacing a dead one), with `extra` flags. */
+  async startGateway(slot: Slot, extra: readonly string[] = []): Promise<Proc> {
     // A short idle timeout (the minimum): the server notices silent clients fast too.
-    const p = await this.spawn('gateway', `gw${slot}`, ['--idle-timeout', '8']);
+    const p = await this.spawn('gateway', `gw${slot}`, ['--idle-timeout', '8', ...extra]);
     this.gateways[slot] = p;
     return p;
   }
@@ -86,13 +110,16 @@ export class FaultCluster {
     const n = (this.counts.get(base) ?? 0) + 1;
     this.counts.set(base, n);
     const nodeId = `${base}-${n}`;
-    const startedAt = Date.now();
     const r = run(this.t, [
       role, '--nats', this.nats.url, '--nats-prefix', this.prefix, '--tenants', this.tenantsFile,
       '--host', '127.0.0.1', '--port', '0', '--node-id', nodeId, ...extra,
     ]);
     const port = await listeningPort(r, 20_000);
-    const p: Proc = { name: `${base}#${n}`, role, run: r, port, url: `http://127.0.0.1:${port}`, pid: r.child.pid as number, startedAt };
+    const p: Proc = { name: `${base}#${n}`, role, run: r, port, url: `http://127.0.0.1:${port}`, pid: r.child.pid as number };
+    this.all.push(p);
+    void r.exit.then((code) => {
+      if (!this.told.has(p.name)) this.crashes.push({ proc: p.name, at: Date.now(), code });
+    });
     this.onStart(p);
     return p;
   }

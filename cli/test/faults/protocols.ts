@@ -45,9 +45,9 @@ export class NativeProtocol implements ResumeProtocol {
 
   async subscribe(c: Client, after: number): Promise<string[]> {
     await c.nextWhere((f) => f.type === 'hello', REPLY_MS);
-    const auth = await call(c, 1, { type: 'auth', token: this.token });
+    const auth = await call(c, { type: 'auth', token: this.token });
     if (auth.error !== undefined) throw new Error(`auth refused: ${auth.error.name}`);
-    const sub = await call(c, 2, { type: 'subscribe', channel: this.channel, after, ...(this.epoch !== undefined ? { epoch: this.epoch } : {}) });
+    const sub = await call(c, { type: 'subscribe', channel: this.channel, after, ...(this.epoch !== undefined ? { epoch: this.epoch } : {}) });
     if (sub.error !== undefined) throw new Error(`subscribe refused: ${sub.error.name} (${sub.error.message})`);
     const r = sub.result as { recovered?: unknown; epoch?: unknown; last?: unknown };
     const problems: string[] = [];
@@ -109,8 +109,9 @@ export class SiteProtocol implements ResumeProtocol {
 }
 
 let ids = 0;
-async function call(c: Client, n: number, frame: Record<string, unknown>): Promise<any> {
-  const id = `${n}-${++ids}`;
+/** Sends a native command and waits for its reply. */
+async function call(c: Client, frame: Record<string, unknown>): Promise<any> {
+  const id = ++ids;
   c.send({ ...frame, id });
   return c.nextWhere((f) => f.type === 'reply' && f.id === id, REPLY_MS);
 }
