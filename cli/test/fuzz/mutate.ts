@@ -52,8 +52,7 @@ export function fuzzFrame(rng: Rng, seed: Node, others: readonly Node[], enc: En
     const text = rng.pick(JUNK);
     return { data: text, binary: rng.chance(0.1), how: `junk ${JSON.stringify(text).slice(0, 40)}` };
   }
-  const tree = clone(seed);
-  let root: Node = tree;
+  let root: Node = clone(seed);
   if (plan === 'tree' || plan === 'tree+text') {
     const n = rng.weighted([[6, 1], [3, 2], [1, 3]] as const);
     for (let i = 0; i < n; i++) root = mutateTree(rng, root, others, how);
@@ -78,7 +77,16 @@ const JUNK: readonly string[] = [
 ];
 
 function slots(root: Node, set: (v: Node) => void): Slot[] {
-  const out: Slot[] = [{ get: () => root, set }];
+  let top = root;
+  const out: Slot[] = [
+    {
+      get: () => top,
+      set: (v) => {
+        top = v;
+        set(v);
+      },
+    },
+  ];
   const walk = (n: Node, budget: number): void => {
     if (budget <= 0) return;
     if (Array.isArray(n)) {

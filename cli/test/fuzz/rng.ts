@@ -16,7 +16,10 @@ export class Rng {
   derive(label: string): Rng {
     let h = this.seed ^ 0x9e3779b9;
     for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193);
-    return new Rng(h >>> 0);
+    // murmur3's finalizer: labels that differ in one character give unrelated seeds
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return new Rng((h ^ (h >>> 16)) >>> 0);
   }
 
   float(): number {

@@ -20,7 +20,8 @@ export const STRINGS: readonly string[] = [
   '\u0085', '\u001f', '\u007f', '\u0009', 'e\u0301', 'Ω', '中文', '𝔘', '\r\n', '../../etc/passwd', '%00', '%2F', '%ZZ', '%',
   '*', 'chat:*', ':', 'chat:', ':chat', 'chat:lobby', 'room 1', 'foo', 'news', 'live:x', 'small:s', 'logs:workflows',
   'abc1234/discovery', 'abc1234', 'discovery', 'check_results,discovery', ',,,', 'a/b/c', 'demo', 'other', 'nope',
-  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'then',
+  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'then', '__proto__:x', 'constructor:lobby',
+  'toString:', 'abc1234/__proto__', '__proto__/discovery',
   '{}', '[]', 'null', 'true', '1', '-1', '1e400', '$ne', "' OR 1=1 --", '<script>', '\\', '"', 'OK', 'Bearer x',
   '💩'.repeat(100), '💩'.repeat(101), 'a'.repeat(200), 'a'.repeat(201), 'é'.repeat(200), '\ud800'.repeat(40), 'x'.repeat(8193),
 ];
@@ -43,9 +44,9 @@ export function longLength(rng: Rng): number {
   return rng.weighted([
     [40, rng.range(100, 2000)],
     [30, rng.range(2000, 20_000)],
-    [10, rng.range(60_000, 65_400)],
-    [3, rng.range(65_536, 140_000)],
-    [0.3, 1_100_000],
+    [3, rng.range(60_000, 65_400)],
+    [1.5, rng.range(65_536, 140_000)],
+    [0.2, 1_100_000],
   ]);
 }
 
