@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LOG_LEVELS, normalizeUrl, type LogLevel } from '@switchyard/shared';
+import { LOG_LEVELS, NODE_ID_RE, normalizeUrl, type LogLevel } from '@switchyard/shared';
 import { splitNatsUrls, type NatsServers } from './nats-url.js';
 
 /**
@@ -94,8 +94,8 @@ export function checkOptions(a: Parsed): string[] {
     problems.push(`--threads must be auto or an integer from 1 to ${MAX_THREADS}`);
   }
   const id = a['node-id'];
-  if (id !== undefined && (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(id))) {
-    problems.push('--node-id must be 1-32 characters of A-Z a-z 0-9 _ -');
+  if (id !== undefined && (typeof id !== 'string' || !NODE_ID_RE.test(id))) {
+    problems.push('--node-id must be 1-63 characters of A-Z a-z 0-9 _ -');
   }
   try {
     natsOf(a);

@@ -167,6 +167,12 @@ export interface ConnectionRouter {
 /** The node id a connection id starts with (`<node>:<random>`). */
 export const nodeOf = (conn: string): string => conn.slice(0, Math.max(0, conn.indexOf(':')));
 
+/**
+ * Node ids: one NATS subject token (no `.`), and long enough for a Kubernetes pod name (at
+ * most 63 characters), which the Helm chart uses so that logs and connection ids name the pod.
+ */
+export const NODE_ID_RE = /^[A-Za-z0-9_-]{1,63}$/;
+
 export interface Engine {
   readonly kind: 'embedded' | 'nats';
   readonly collections: Collections;

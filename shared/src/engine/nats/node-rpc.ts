@@ -1,6 +1,7 @@
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../log.js';
 import {
+  NODE_ID_RE,
   nodeOf,
   type ConnectionCommand,
   type ConnectionReply,
@@ -34,8 +35,6 @@ export async function gather(nc: NatsConnection, subject: string, stallMs: numbe
   return out;
 }
 
-/** Node ids as the gateways make them; anything else cannot own a connection. */
-const NODE_ID_RE = /^[A-Za-z0-9_-]{1,32}$/;
 
 /**
  * Per-connection commands: `P.node.<node id>` reaches the node that holds the connection
