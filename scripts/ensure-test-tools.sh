@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The tests start real nats-server processes (Debian's package, 2.9 or newer) and lint every
-# role's /metrics with promtool (Debian's prometheus package). Installs what is missing when
+# role's /metrics with promtool and scrape a cluster with a real Prometheus (both from Debian's
+# prometheus package). Installs what is missing when
 # this machine can (root + apt-get; no recommended packages, and the packaged Prometheus
 # service is never started by the tests); otherwise says exactly what to install and fails,
 # so the test run never silently skips cluster mode or the metrics lint.
 set -euo pipefail
 missing=()
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+{ command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages the tests need: ${missing[*]}" >&2

@@ -111,8 +111,10 @@ test('ops: /healthz, /readyz and /metrics', async (t) => {
   assert.equal(m.status, 200);
   for (const name of [
     'switchyard_connections{dialect="site",role="dev"} 1',
+    'switchyard_connections{dialect="otter",role="dev"} 0',
     'switchyard_subscriptions{role="dev"} 0',
-    'switchyard_messages_in_total{role="dev"} 1',
+    'switchyard_messages_in_total{source="backend",role="dev"} 1',
+    'switchyard_messages_in_total{source="client",role="dev"} 0',
     'switchyard_bytes_in_total{role="dev"} 17',
     'switchyard_messages_out_total{role="dev"} 0',
     'switchyard_slow_consumer_closes_total{role="dev"} 0',

@@ -75,6 +75,8 @@ export class Gateway {
       publicUrl: o.publicUrl,
     };
     this.dialects = createDialects(ctx, { hookIdleTimeoutSeconds: o.hookIdleTimeoutSeconds });
+    // Every dialect's series from the start: a sum over an idle dialect is 0, not empty.
+    for (const d of this.dialects) this.byDialect.set(d.name, 0);
     const runner = (this.runner = new CommandRunner(this.hub, o.publisher, o.metrics, o.log, {
       maxPayload: o.limits.maxPayload,
       maxQueued: MAX_QUEUED_FRAMES,

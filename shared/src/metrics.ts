@@ -23,6 +23,8 @@ export const closeLabel = (code: number): string => (COUNTED_CLOSE_CODES.has(cod
 export class NodeStats {
   readonly startedAt = Date.now();
   messagesIn = 0;
+  /** Of messagesIn, those a client published over its WebSocket connection (the rest came from backends: REST, /post). */
+  messagesInFromClients = 0;
   bytesIn = 0;
   messagesOut = 0;
   bytesOut = 0;
@@ -101,7 +103,22 @@ export function createMetrics(role: string, opts: MetricsOptions = {}): Metrics 
       },
     });
   };
-  mirror('switchyard_messages_in_total', 'Messages published into channels through this process.', () => stats.messagesIn);
+  // By source: `client` (a WebSocket connection's publish) or `backend` (REST, site /post, and
+  // the events the server publishes itself). Both exist from the start.
+  const inBySource = { client: 0, backend: 0 };
+  new Counter({
+    name: 'switchyard_messages_in_total',
+    help: 'Messages published into channels through this process, by source: client (a WebSocket connection) or backend (REST, site /post, server events).',
+    labelNames: ['source'],
+    registers: [registry],
+    collect() {
+      const now = { client: stats.messagesInFromClients, backend: stats.messagesIn - stats.messagesInFromClients };
+      for (const source of ['client', 'backend'] as const) {
+        this.inc({ source }, Math.max(0, now[source] - inBySource[source]));
+        inBySource[source] = now[source];
+      }
+    },
+  });
   mirror('switchyard_bytes_in_total', 'Payload bytes of messages_in.', () => stats.bytesIn);
   mirror('switchyard_messages_out_total', 'Frames delivered to subscribed connections.', () => stats.messagesOut);
   mirror('switchyard_bytes_out_total', 'Bytes of messages_out.', () => stats.bytesOut);

@@ -46,6 +46,7 @@ export class Publisher {
       this.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
       const s = this.metrics.stats;
       s.messagesIn++;
+      if (from !== undefined) s.messagesInFromClients++;
       s.bytesIn += bytes;
       return msg;
     });
