@@ -30,6 +30,9 @@ export function envFlags(env: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
+/** The longest --node-id of a gateway with several threads: `-<thread>` (up to `-64`) must fit in 63. */
+const MAX_THREADED_NODE_ID = 60;
+
 /** The `switchyard` command. Resolves with the exit code once the server has stopped (or failed to start). */
 export async function main(argv: string[]): Promise<number> {
   let role: Role | undefined;
@@ -84,6 +87,11 @@ async function run(role: Role, c: CliConfig): Promise<number> {
       return 2;
     }
     threads = 1; // auto: only gateways run several threads
+  }
+  if (threads > 1 && c.nodeId.length > MAX_THREADED_NODE_ID) {
+    // Each thread is node `<node-id>-<thread>`, which must still be a node id.
+    console.error(`switchyard ${role}: with --threads ${threads}, --node-id must be at most ${MAX_THREADED_NODE_ID} characters (each thread adds -<n>); '${c.nodeId}' has ${c.nodeId.length}.`);
+    return 2;
   }
   let tenants;
   try {

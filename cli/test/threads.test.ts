@@ -119,3 +119,12 @@ test('threads: auto is the usable cores capped by the cgroup CPU limit, rounded 
   assert.equal(autoThreads(2, 4), 2);
   assert.equal(autoThreads(4, 0.25), 1);
 });
+
+test('threads: a node id too long for its thread suffix is refused at start, naming the limit', async (t) => {
+  const id = 'n'.repeat(61);
+  const r = run(t, ['gateway', '--port', '0', '--nats', 'nats://127.0.0.1:1', '--tenants', tenantsFile(), '--node-id', id, '--threads', '2']);
+  assert.equal(await withDeadline(r.exit, 10_000, 'exit'), 2);
+  assert.match(r.stderr(), /with --threads 2, --node-id must be at most 60 characters/);
+  const one = run(t, ['gateway', '--port', '0', '--nats', 'nats://127.0.0.1:1', '--tenants', tenantsFile(), '--node-id', 'n'.repeat(63), '--threads', '1']);
+  await listeningPort(one, 10_000); // 63 characters are fine on one thread
+});

@@ -19,6 +19,8 @@ export class KvCollections implements Collections {
     private readonly conn: () => NatsConnection,
     private readonly prefix: string,
     private readonly log: Logger,
+    /** JetStream replicas of a new bucket, as of the streams (`--nats-replicas`). */
+    private readonly replicas = 1,
   ) {}
 
   bucketName(c: CollectionRef): string {
@@ -29,8 +31,8 @@ export class KvCollections implements Collections {
     const name = this.bucketName(c);
     let kv = this.buckets.get(name);
     if (kv === undefined) {
-      // create() opens the bucket when it exists already.
-      kv = new Kvm(this.conn()).create(name, { history: 1 });
+      // create() opens the bucket when it exists already (keeping its replica count).
+      kv = new Kvm(this.conn()).create(name, { history: 1, replicas: this.replicas });
       kv.catch(() => this.buckets.delete(name));
       this.buckets.set(name, kv);
     }

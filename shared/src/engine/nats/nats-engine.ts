@@ -40,7 +40,7 @@ export class NatsEngine implements Engine {
     const subjects = new Subjects(prefix);
     const streams = new Streams(planStreams(o.tenants, subjects, o.replicas ?? 1), subjects, o.manageStreams, log);
     const conn = (this.conn = new BrokerConnection(o, t, log));
-    this.collections = new KvCollections(() => conn.nc(), prefix, log);
+    this.collections = new KvCollections(() => conn.nc(), prefix, log, o.replicas ?? 1);
     this.history = new NatsHistory(conn, subjects, streams, t, log);
     this.relay = new LiveRelay(conn, subjects, this.history, this.collections, t, log);
     this.broker = new NatsBroker(conn, subjects, this.relay, log);
