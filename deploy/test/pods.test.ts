@@ -8,12 +8,18 @@ import { helmBinary, render, type K8sObject } from './chart/helm.js';
 import { get, secretData, type ServiceObject, type Workload } from './chart/objects.js';
 import { kubeletStop, Prober, type ProbeSpec } from './chart/kubelet.js';
 import { startRenderedNats, startRenderedRole, type RunningRole } from './chart/processes.js';
+import { promtool, startPrometheus, type RuleGroup } from './prometheus/prometheus-server.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // Issue 13, section 5, "The pods, run here": the chart's rendered workloads (the bundled NATS,
 // the control API, two gateway pods) run as local processes with the environment, files and
 // commands the kubelet would give them; their rendered probes run as the kubelet runs them;
 // a backend publishes through the control API's Service and clients on both gateways receive;
-// then one gateway gets the kubelet's shutdown (preStop, SIGTERM, the grace period) and drains.
+// a real Prometheus scrapes the pods as the rendered ServiceMonitor says, with the rendered
+// PrometheusRule's groups loaded; then one gateway gets the kubelet's shutdown (preStop,
+// SIGTERM, the grace period) and drains.
 const FULLNAME = 'sy-switchyard';
 const DRAIN = { delaySeconds: 1, seconds: 3 };
 const CHANNEL = 'pods:lobby';
@@ -81,6 +87,7 @@ test('pods: the rendered NATS, control API and two gateways run with their probe
   const objs: K8sObject[] = await render({
     gateway: { replicas: 2, drain: DRAIN, readinessProbe: probes, livenessProbe: { periodSeconds: 1 } },
     controlApi: { readinessProbe: probes },
+    metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } },
   });
   const natsUrl = await startRenderedNats(t, objs, FULLNAME);
   const apiName = `${FULLNAME}-control-api`;
@@ -134,6 +141,26 @@ test('pods: the rendered NATS, control API and two gateways run with their probe
     }
   })();
   await eventually(() => clients.every((c) => c.got.length >= 5), 'clients on both gateways receive', { timeoutMs: 10_000 });
+
+  // A real Prometheus: the pods' port and path from the rendered ServiceMonitor, the rules
+  // from the rendered PrometheusRule.
+  const monitor = objs.find((o) => o.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: { port: string; path?: string }[] } };
+  assert.deepEqual(monitor.spec.endpoints.map((e) => [e.port, e.path ?? '/metrics']), [['http', '/metrics']]);
+  const rule = objs.find((o) => o.kind === 'PrometheusRule') as unknown as { spec: { groups: unknown[] } };
+  const dir = mkdtempSync(join(tmpdir(), 'sy-pods-rules-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const rules = join(dir, 'rules.yml');
+  writeFileSync(rules, JSON.stringify({ groups: rule.spec.groups })); // JSON is YAML
+  const checked = await promtool(['check', 'rules', rules]);
+  assert.equal(checked.code, 0, checked.out);
+  const pods = [api, ...gws];
+  const prom = await startPrometheus(t, { targets: pods.map((p) => p.url.replace('http://', '')), ruleFiles: [rules] });
+  await eventually(async () => (await prom.query('up == 1')).length === pods.length, 'Prometheus scrapes every pod', { timeoutMs: 20_000, everyMs: 250 });
+  const connections = await prom.query('sum(switchyard_connections{role="gateway"})');
+  assert.equal(Number(connections[0]?.value[1]), clients.length, 'the scraped connection count is the clients\'');
+  const groups = await prom.api<{ groups: RuleGroup[] }>('rules');
+  const loaded = groups.groups.flatMap((g) => g.rules);
+  assert.ok(loaded.length >= 10 && loaded.every((r) => r.health !== 'err' && r.lastError === undefined), 'the rendered rules load and evaluate');
 
   // The kubelet stops gateway 0: preStop (none by default: Switchyard drains by itself), SIGTERM, grace period.
   const pod = get<Workload>(objs, 'Deployment', gwName).spec.template.spec as unknown as { terminationGracePeriodSeconds: number; containers: { lifecycle?: { preStop?: { sleep?: { seconds: number } } } }[] };
