@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LOG_LEVELS, NODE_ID_RE, normalizeUrl, type LogLevel } from '@switchyard/shared';
+import { LOG_LEVELS, NODE_ID_RE, normalizeUrl, parseOrigins, type LogLevel, type Origins } from '@switchyard/shared';
 import { splitNatsUrls, type NatsServers } from './nats-url.js';
 
 /**
@@ -17,6 +17,8 @@ export const OPTIONS = {
   'max-subscriptions': { type: 'number', default: 1000, describe: 'Subscriptions one connection may hold' },
   'auth-timeout': { type: 'number', default: 10, describe: 'Seconds a connection that must authenticate (native, bartnet, otter with requireAuth) may stay open without it before it is closed with 4103 (0 = no limit)' },
   'max-connections-per-ip': { type: 'number', default: 0, describe: 'WebSocket connections one peer address may hold open on a gateway process; more are refused with HTTP 429 limit_exceeded (0 = no limit)' },
+  'cors-origins': { type: 'string', describe: 'Origins (comma separated, exact scheme://host[:port]) or * whose browser pages may call the browser-facing REST routes (site GET /token and POST /post) from another origin; off by default. A tenant\'s corsOrigins overrides it' },
+  'allowed-origins': { type: 'string', describe: 'Origins (comma separated) whose pages may open WebSockets; an upgrade whose Origin header names another is refused with 403. Requests without Origin (non-browser clients) are not checked. Off by default (any origin)' },
   'drain-delay': { type: 'number', default: 5, describe: 'On SIGTERM: seconds to keep serving with /readyz at 503 before closing connections, so load balancers stop sending new ones (0-3600)' },
   'drain-seconds': { type: 'number', default: 20, describe: 'On SIGTERM, after --drain-delay: seconds over which connections are closed (1012), evenly, so clients do not all reconnect at once (0 = at once; 0-3600). A second SIGTERM closes the rest at once' },
   'idle-timeout': { type: 'number', default: 120, describe: 'Seconds without traffic before a connection is closed (the server pings to keep live ones open; 0 = never)' },
@@ -43,6 +45,8 @@ export interface CliConfig {
   readonly maxSubscriptions: number;
   readonly idleTimeout: number;
   readonly authTimeout: number;
+  readonly corsOrigins: Origins;
+  readonly allowedOrigins: Origins;
   /** SIGTERM's drain: delay and spread, seconds. */
   readonly drainDelay: number;
   readonly drainSeconds: number;
@@ -77,6 +81,16 @@ export function checkOptions(a: Parsed): string[] {
   int('max-subscriptions', 1, 1_000_000);
   int('idle-timeout', 0, 960);
   int('auth-timeout', 0, 3600);
+  for (const flag of ['cors-origins', 'allowed-origins']) {
+    const v = a[flag];
+    if (v === undefined) continue;
+    try {
+      if (typeof v !== 'string') throw new Error(`--${flag} must be a list of origins`);
+      parseOrigins(v, `--${flag}`);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
   int('drain-delay', 0, 3600);
   int('drain-seconds', 0, 3600);
   int('max-connections-per-ip', 0, 1_000_000);
@@ -129,6 +143,8 @@ export function toConfig(a: Parsed): CliConfig {
     maxSubscriptions: a['max-subscriptions'] as number,
     idleTimeout: a['idle-timeout'] as number,
     authTimeout: a['auth-timeout'] as number,
+    corsOrigins: typeof a['cors-origins'] === 'string' ? parseOrigins(a['cors-origins'], '--cors-origins') : [],
+    allowedOrigins: typeof a['allowed-origins'] === 'string' ? parseOrigins(a['allowed-origins'], '--allowed-origins') : [],
     drainDelay: a['drain-delay'] as number,
     drainSeconds: a['drain-seconds'] as number,
     maxConnectionsPerIp: a['max-connections-per-ip'] as number,

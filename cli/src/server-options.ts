@@ -14,6 +14,7 @@ export async function serverOptions(role: Role, c: CliConfig, tenants: TenantReg
   return {
     engine: await createEngine(role, { ...c, nodeId }, tenants, log),
     ...(c.publicUrl !== undefined ? { publicUrl: c.publicUrl } : {}),
+    corsOrigins: c.corsOrigins,
     hookIdleTimeoutSeconds: c.hookIdleTimeoutMs === 0 ? 0 : Math.max(8, Math.ceil(c.hookIdleTimeoutMs / 1000)),
     role,
     host: c.host,
@@ -28,6 +29,7 @@ export async function serverOptions(role: Role, c: CliConfig, tenants: TenantReg
       idleTimeoutSeconds: c.idleTimeout,
       authTimeoutSeconds: c.authTimeout,
       maxConnectionsPerIp: c.maxConnectionsPerIp,
+      allowedOrigins: c.allowedOrigins,
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   type OpsSource,
   type Logger,
   type NodeSnapshot,
+  type Origins,
   type TenantRegistry,
 } from '@switchyard/shared';
 import { Gateway, type GatewayOptions } from '@switchyard/gateway';
@@ -33,6 +34,8 @@ export interface ServerOptions {
   readonly publicUrl?: string;
   /** Idle timeout of WSaaS connections, seconds; default: `limits.idleTimeoutSeconds`. */
   readonly hookIdleTimeoutSeconds?: number;
+  /** Origins whose pages may call the browser-facing REST routes (`--cors-origins`); default none. */
+  readonly corsOrigins?: Origins;
   /**
    * Run as one thread of a multi-threaded process: no listening socket of its own (the main
    * thread's acceptor hands it connections), no process-wide metrics, and `/readyz` and
@@ -116,6 +119,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       metrics,
       log: o.log.child({ component: 'control-api' }),
       maxPayload: o.limits.maxPayload,
+      corsOrigins: o.corsOrigins ?? [],
       snapshot,
     });
   }

@@ -1,4 +1,4 @@
-import type { Engine, Logger, Metrics, NodeSnapshot, Publisher, TenantRegistry } from '@switchyard/shared';
+import type { Engine, Logger, Metrics, NodeSnapshot, Origins, Publisher, TenantRegistry } from '@switchyard/shared';
 
 /** Everything the control-API routes use; passed down whole because every route needs most of it. */
 export interface ControlContext {
@@ -9,6 +9,8 @@ export interface ControlContext {
   readonly log: Logger;
   /** Largest accepted request body and message payload, in bytes. */
   readonly maxPayload: number;
+  /** Origins whose pages may call the browser-facing routes (`--cors-origins`; a tenant's `corsOrigins` overrides it). */
+  readonly corsOrigins: Origins;
   /** This process's own figures (a cluster engine gathers every node's instead). */
   readonly snapshot: () => NodeSnapshot;
 }

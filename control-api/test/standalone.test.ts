@@ -19,6 +19,7 @@ async function start(t: import('node:test').TestContext): Promise<string> {
     metrics,
     log: createLogger('silent'),
     maxPayload: 1024,
+    corsOrigins: [],
     snapshot: () => ({ node: 'c1', role: 'control-api', connections: 0, channels: 0, subscriptions: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 }),
   });
   const ls = await new Promise<us_listen_socket>((resolve, reject) => {

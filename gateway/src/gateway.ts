@@ -8,6 +8,7 @@ import {
   type Engine,
   type Logger,
   type Metrics,
+  type Origins,
   type ProtocolError,
   type Publisher,
   type TenantRegistry,
@@ -35,6 +36,8 @@ export interface GatewayOptions {
     readonly authTimeoutSeconds?: number;
     /** Open connections one peer address may hold on this process (0 or absent: no limit). */
     readonly maxConnectionsPerIp?: number;
+    /** Origins whose pages may open WebSockets (`--allowed-origins`; absent or empty: any). */
+    readonly allowedOrigins?: Origins;
   };
   /** Base URL of the control API as backends reach it: WSaaS ws_uris start with it (read per connection). */
   readonly publicUrl: () => string;
@@ -89,6 +92,7 @@ export class Gateway {
       perAddress: new OpenCounts(),
       perTenant: new OpenCounts(),
       maxPerAddress: o.limits.maxConnectionsPerIp ?? 0,
+      allowedOrigins: o.limits.allowedOrigins ?? [],
       onOpen: (s: Session) => {
         if (o.log.isLevelEnabled('debug')) o.log.debug({ conn: s.id, dialect: s.dialect.name, tenant: s.tenant.id }, 'connection open');
         this.sessions.set(s.id, s);

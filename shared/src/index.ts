@@ -18,6 +18,7 @@ export * from './engine/engine.js';
 export * from './engine/embedded.js';
 export * from './engine/publisher.js';
 export * from './http/server.js';
+export * from './http/cors.js';
 export * from './http/ops.js';
 export * from './auth/bartnet-credential.js';
 export * from './model/hidden.js';

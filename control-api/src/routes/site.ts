@@ -11,6 +11,7 @@ import {
   verifySiteToken,
   type ErrorFormatter,
   type NodeSnapshot,
+  type Origins,
 } from '@switchyard/shared';
 import { requireAdmin, tenantOf } from '../auth.js';
 import type { ControlContext } from '../context.js';
@@ -24,7 +25,9 @@ const siteError: ErrorFormatter = (e) => ({
 
 /** The site dialect's REST face (seed 002): `GET /token`, `POST /post`, `GET /stats`. */
 export function mountSiteRoutes(app: TemplatedApp, ctx: ControlContext): void {
-  const siteRoute = routeFor(app, ctx, { errorFormat: siteError });
+  // Browser-facing (seed 002: the page asks /token itself); neither route takes a secret.
+  const cors = (q: URLSearchParams): Origins => ctx.tenants.tenants.get(q.get('site') ?? '')?.corsOrigins ?? ctx.corsOrigins;
+  const siteRoute = routeFor(app, ctx, { errorFormat: siteError, cors });
 
   siteRoute('get', '/token', (req) => {
     const site = tenantOf(ctx, req.query.get('site'), 'site');

@@ -1,5 +1,5 @@
 import { type HttpRequest, type HttpResponse, type TemplatedApp, type us_socket_context_t } from 'uWebSockets.js';
-import { ErrorCode, ProtocolError, errorName, httpStatus } from '@switchyard/shared';
+import { ErrorCode, ProtocolError, allowOrigin, errorName, httpStatus, type Origins } from '@switchyard/shared';
 import type { Admission, Dialect, UpgradeInfo } from '../core/dialect.js';
 import type { Outbox } from '../core/outbox.js';
 import { Session } from '../core/session.js';
@@ -41,6 +41,8 @@ export interface SocketHooks {
   readonly perTenant: OpenCounts;
   /** `--max-connections-per-ip` (0: no limit). */
   readonly maxPerAddress: number;
+  /** `--allowed-origins`: the `Origin` an upgrade may carry (empty: any). */
+  readonly allowedOrigins: Origins;
 }
 
 /**
@@ -66,6 +68,7 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
       const offered = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const query = req.getQuery();
+      const origin = req.getHeader('origin');
       const address = Buffer.from(res.getRemoteAddressAsText()).toString();
       // Everything the upgrade needs is copied now: `req` is invalid once this handler returns.
       const info: UpgradeInfo = {
@@ -114,6 +117,11 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
         };
         res.upgrade(ud, key, admission.protocol, extensions, context);
       };
+      // Browsers always send Origin; other clients need not, and are not checked.
+      if (origin !== '' && hooks.allowedOrigins.length > 0 && allowOrigin(hooks.allowedOrigins, origin) === undefined) {
+        refuse(new ProtocolError(ErrorCode.PermissionDenied, `origin ${origin} may not open WebSockets here (--allowed-origins)`));
+        return;
+      }
       let admitted: Admission | Promise<Admission>;
       try {
         admitted = dialect.admit(info);

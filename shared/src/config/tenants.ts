@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isValidChannel } from '../model/channel.js';
+import { parseOrigins } from '../http/cors.js';
 import {
   DEFAULT_BARTNET,
   DEFAULT_NAMESPACE,
@@ -44,7 +45,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish']);
-const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook', 'monorail', 'maxConnections', 'maxChannels']);
+const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook', 'monorail', 'maxConnections', 'maxChannels', 'corsOrigins']);
 
 /** Validates a parsed tenants document. Unknown keys are errors: a typo must not pass silently. */
 export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry {
@@ -89,6 +90,19 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
     });
   };
 
+  const origins = (v: unknown, at: string): readonly string[] | undefined => {
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || !v.every((o) => typeof o === 'string')) {
+      bad(at, 'must be an array of origins ("https://app.example.com") or ["*"]');
+      return undefined;
+    }
+    try {
+      return Object.freeze(parseOrigins((v as string[]).join(','), at));
+    } catch (err) {
+      bad(at, (err as Error).message.replace(`${at}: `, ''));
+      return undefined;
+    }
+  };
   const tenants = new Map<string, Tenant>();
   let adminToken = '';
   if (!isObj(raw)) {
@@ -236,6 +250,7 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             monorail,
             maxConnections: limit('maxConnections', 0),
             maxChannels: limit('maxChannels', DEFAULT_MAX_CHANNELS),
+            corsOrigins: origins(t.corsOrigins, `${path}.corsOrigins`),
           }),
         );
       }

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, ProtocolError, errorName, httpStatus, toClientError } from '../codes.js';
 import type { Logger } from '../log.js';
+import { CORS_MAX_AGE_SECONDS, allowOrigin, type Origins } from './cors.js';
 
 /** A request as handlers see it: everything uWS gives only synchronously, copied out. */
 export interface Req {
@@ -41,7 +42,16 @@ export interface RouteOptions {
   maxBody?: number;
   errorFormat?: ErrorFormatter;
   onError?: (err: ProtocolError) => void;
+  /**
+   * A browser-facing route: the origins that may call it from another origin (empty: none).
+   * Its answers carry `Access-Control-Allow-Origin` for those, and an OPTIONS preflight is
+   * answered. Never set on routes that take a backend secret.
+   */
+  cors?: (query: URLSearchParams) => Origins;
 }
+
+/** Request headers a browser may send to a browser-facing route (a JSON body's type). */
+const CORS_ALLOWED_HEADERS = ['content-type'];
 
 const statusLine = (s: number): string => `${s} ${STATUS_CODES[s] ?? ''}`;
 
@@ -80,6 +90,7 @@ export function route(
   const maxBody = opts.maxBody ?? 64 * 1024;
   const format = opts.errorFormat ?? defaultErrorFormat;
   const paramCount = (pattern.match(/\/:/g) ?? []).length;
+  if (opts.cors !== undefined) preflight(app, method === 'del' ? 'delete' : method, pattern, opts.cors);
   app[method](pattern, (res: HttpResponse, r: HttpRequest) => {
     let aborted = false;
     res.onAborted(() => {
@@ -112,10 +123,12 @@ export function route(
         }
       },
     };
+    const allowed = opts.cors?.(req.query) ?? [];
     const send = (reply: Reply): void => {
       if (aborted) return;
       res.cork(() => {
         res.writeStatus(statusLine(reply.status));
+        corsHeaders(res, allowed, headers.get('origin'));
         if (reply.text !== undefined) {
           res.writeHeader('content-type', reply.contentType ?? 'text/plain; charset=utf-8');
           res.end(reply.text);
@@ -136,6 +149,43 @@ export function route(
     } catch (err) {
       fail(err);
     }
+  });
+}
+
+/** `Access-Control-Allow-Origin` for an allowed origin, and `Vary: Origin` where the answer depends on it. */
+function corsHeaders(res: HttpResponse, allowed: Origins, origin: string | undefined): void {
+  if (allowed.length === 0) return;
+  if (allowed[0] !== '*') res.writeHeader('vary', 'Origin');
+  const allow = allowOrigin(allowed, origin);
+  if (allow !== undefined) res.writeHeader('access-control-allow-origin', allow);
+}
+
+/**
+ * Answers a browser's preflight (`OPTIONS`) for a browser-facing route: 204 with the method,
+ * the allowed headers and how long to cache it for an allowed origin; 403 otherwise (the
+ * browser then refuses the request itself).
+ */
+function preflight(app: TemplatedApp, method: string, pattern: string, cors: (q: URLSearchParams) => Origins): void {
+  app.options(pattern, (res: HttpResponse, r: HttpRequest) => {
+    const allowed = cors(new URLSearchParams(r.getQuery() ?? ''));
+    const origin = r.getHeader('origin');
+    const allow = allowOrigin(allowed, origin);
+    const asked = r.getHeader('access-control-request-headers').toLowerCase().split(',').map((h) => h.trim()).filter((h) => h !== '');
+    res.cork(() => {
+      if (allow === undefined) {
+        res.writeStatus(statusLine(403));
+        corsHeaders(res, allowed, origin);
+        res.writeHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ code: 'permission_denied', message: origin === '' ? 'a preflight needs an Origin header' : `origin ${origin} may not call this endpoint (--cors-origins)` }));
+        return;
+      }
+      res.writeStatus(statusLine(204));
+      corsHeaders(res, allowed, origin);
+      res.writeHeader('access-control-allow-methods', `${method.toUpperCase()}, OPTIONS`);
+      res.writeHeader('access-control-allow-headers', asked.filter((h) => CORS_ALLOWED_HEADERS.includes(h)).join(', ') || CORS_ALLOWED_HEADERS.join(', '));
+      res.writeHeader('access-control-max-age', String(CORS_MAX_AGE_SECONDS));
+      res.end();
+    });
   });
 }
 

@@ -44,6 +44,8 @@ export interface Tenant {
   readonly maxConnections: number;
   /** Channels with history the tenant may hold on one node of the embedded engine (0: no limit). */
   readonly maxChannels: number;
+  /** Origins whose pages may call the tenant's browser-facing routes; undefined: `--cors-origins`. */
+  readonly corsOrigins: readonly string[] | undefined;
 }
 
 /** The default of a tenant's `maxChannels`. */
@@ -110,6 +112,7 @@ export const UNBOUND_TENANT: Tenant = Object.freeze({
   monorail: new Map<string, MonorailResource>(),
   maxConnections: 0,
   maxChannels: 0,
+  corsOrigins: undefined,
 });
 
 /**
