@@ -74,6 +74,14 @@ export interface Drain {
   readonly spreadMs: number;
 }
 
+/** Waits out a drain's delay (still serving, not ready), or less once `hurried` settles. */
+export async function drainDelay(drain: Drain | undefined, hurried: Promise<void>): Promise<void> {
+  if (drain === undefined || drain.delayMs <= 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([new Promise((r) => (timer = setTimeout(r, drain.delayMs))), hurried]);
+  clearTimeout(timer);
+}
+
 /** Starts one Switchyard process: the roles it runs share one uWS app and one port. */
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const engine: Engine = o.engine ?? embeddedEngine(o.tenants);
@@ -172,9 +180,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     close(drain) {
       closing ??= (async () => {
         draining = true;
-        if (drain !== undefined && drain.delayMs > 0) {
-          await Promise.race([new Promise((r) => setTimeout(r, drain.delayMs)), hurried]);
-        }
+        await drainDelay(drain, hurried);
         if (listenSocket !== undefined) us_listen_socket_close(listenSocket);
         if (gateway !== undefined) {
           await gateway.closeAll(1000, drain === undefined ? {} : { reason: CloseReason.Restart, spreadMs: drain.spreadMs, hurry: hurried });

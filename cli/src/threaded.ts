@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { App, LIBUS_LISTEN_EXCLUSIVE_PORT, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
 import { aggregateMetrics, processRegistry, type Logger } from '@switchyard/shared';
 import type { CliConfig } from './options.js';
-import { localUrl, type Drain, type Role } from './server.js';
+import { drainDelay, localUrl, type Drain, type Role } from './server.js';
 import type { FromThread, Gathered, ThreadData, ToThread } from './thread-messages.js';
 
 export interface ThreadedServer {
@@ -158,9 +158,7 @@ export async function startThreads(role: Role, c: CliConfig, count: number, log:
     close(drain) {
       closing ??= (async () => {
         draining = true;
-        if (drain !== undefined && drain.delayMs > 0) {
-          await Promise.race([new Promise((r) => setTimeout(r, drain.delayMs)), hurried]);
-        }
+        await drainDelay(drain, hurried);
         us_listen_socket_close(listenSocket);
         await stopAll(drain?.spreadMs);
         acceptor.close();
