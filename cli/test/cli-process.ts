@@ -51,3 +51,22 @@ export async function listeningPort(r: Run, ms = 10_000): Promise<number> {
     'server did not report its port',
   );
 }
+
+/** A `switchyard` role of a test cluster, started as its own process, and where it listens. */
+export interface Proc {
+  /** Unique in the test (the faults suite's `gw0#3`, for instance). */
+  readonly name: string;
+  readonly role: 'control-api' | 'gateway';
+  readonly run: Run;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly pid: number;
+}
+
+/** `switchyard <role> <args…>` on loopback and a free port; resolves once it reported the port. */
+export async function startProc(t: TestContext, name: string, role: Proc['role'], args: readonly string[]): Promise<Proc> {
+  const r = run(t, [role, '--host', '127.0.0.1', '--port', '0', ...args]);
+  const port = await listeningPort(r, 20_000);
+  return { name, role, run: r, port, url: `http://127.0.0.1:${port}`, pid: r.child.pid as number };
+}

@@ -4,23 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNatsServer, TENANTS, eventually, type NatsServer } from '@switchyard/testkit';
-import { listeningPort, run, type Run } from '../cli-process.js';
+import { startProc, type Proc } from '../cli-process.js';
+
+export type { Proc };
 
 /** A gateway's place in the cluster. Clients have a home slot; a replacement takes the slot of the process it replaces. */
 export type Slot = 0 | 1;
 export const other = (s: Slot): Slot => (s === 0 ? 1 : 0);
-
-/** One `switchyard` process of the cluster. */
-export interface Proc {
-  /** Unique in the run: `control#2`, `gw0#3` (slot 0, third process in it). */
-  readonly name: string;
-  readonly role: 'control-api' | 'gateway';
-  readonly run: Run;
-  readonly port: number;
-  /** `http://127.0.0.1:<port>` */
-  readonly url: string;
-  readonly pid: number;
-}
 
 /**
  * nats-server, a control API and two gateways, each its own process (the `switchyard`
@@ -110,14 +100,11 @@ export class FaultCluster {
     const n = (this.counts.get(base) ?? 0) + 1;
     this.counts.set(base, n);
     const nodeId = `${base}-${n}`;
-    const r = run(this.t, [
-      role, '--nats', this.nats.url, '--nats-prefix', this.prefix, '--tenants', this.tenantsFile,
-      '--host', '127.0.0.1', '--port', '0', '--node-id', nodeId, ...extra,
+    const p = await startProc(this.t, `${base}#${n}`, role, [
+      '--nats', this.nats.url, '--nats-prefix', this.prefix, '--tenants', this.tenantsFile, '--node-id', nodeId, ...extra,
     ]);
-    const port = await listeningPort(r, 20_000);
-    const p: Proc = { name: `${base}#${n}`, role, run: r, port, url: `http://127.0.0.1:${port}`, pid: r.child.pid as number };
     this.all.push(p);
-    void r.exit.then((code) => {
+    void p.run.exit.then((code) => {
       if (!this.told.has(p.name)) this.crashes.push({ proc: p.name, at: Date.now(), code });
     });
     this.onStart(p);

@@ -36,20 +36,23 @@ const gatewayIn = (h: Harness, slot: Slot): Proc => {
   return g;
 };
 
+/** `sig` to the gateway in `slot`, its exit awaited, then a replacement in the slot. */
+async function replaceGateway(h: Harness, slot: Slot, sig: 'SIGKILL' | 'SIGTERM', exitMs: number): Promise<Injected> {
+  const g = gatewayIn(h, slot);
+  const at = Date.now();
+  h.cluster.signal(g, sig);
+  const exitCode = await withDeadline(g.run.exit, exitMs, `a ${sig}ed gateway did not exit`);
+  h.cluster.gateways[slot] = undefined;
+  const healAt = Date.now();
+  const r = await h.cluster.startGateway(slot);
+  return { victim: g.name, at, healAt, replacement: r.name, ...(sig === 'SIGTERM' ? { exitCode } : {}), problems: [] };
+}
+
 export const FAULTS: readonly Fault[] = [
   {
     name: 'gateway SIGKILL, then a replacement',
     target: 'gateway',
-    async inject(h, slot) {
-      const g = gatewayIn(h, slot);
-      const at = Date.now();
-      h.cluster.signal(g, 'SIGKILL');
-      await withDeadline(g.run.exit, 5000, 'a SIGKILLed gateway did not exit');
-      h.cluster.gateways[slot] = undefined;
-      const healAt = Date.now();
-      const r = await h.cluster.startGateway(slot);
-      return { victim: g.name, at, healAt, replacement: r.name, problems: [] };
-    },
+    inject: (h, slot) => replaceGateway(h, slot, 'SIGKILL', 5000),
   },
   {
     name: 'gateway SIGSTOP, SIGCONT',
@@ -71,16 +74,7 @@ export const FAULTS: readonly Fault[] = [
   {
     name: 'gateway SIGTERM, then a restart',
     target: 'gateway',
-    async inject(h, slot) {
-      const g = gatewayIn(h, slot);
-      const at = Date.now();
-      h.cluster.signal(g, 'SIGTERM');
-      const exitCode = await withDeadline(g.run.exit, BOUND.exitMs, 'a SIGTERMed gateway did not exit');
-      h.cluster.gateways[slot] = undefined;
-      const healAt = Date.now();
-      const r = await h.cluster.startGateway(slot);
-      return { victim: g.name, at, healAt, replacement: r.name, exitCode, problems: [] };
-    },
+    inject: (h, slot) => replaceGateway(h, slot, 'SIGTERM', BOUND.exitMs),
   },
   {
     name: 'nats-server kill -9, then a restart',

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, startNatsServer, TENANTS, type NatsServer } from '@switchyard/testkit';
-import { listeningPort, run, type Run } from '../../../cli/test/cli-process.js';
+import { startProc, type Proc as BaseProc } from '../../../cli/test/cli-process.js';
 
 /** The WSaaS tenant added to the test fixture, whose webhook is `Cluster.webhook`. */
 export const HOOK_TENANT = 'hooks';
@@ -14,13 +14,7 @@ export const HOOK_TENANT = 'hooks';
 export const G2_MAX_BUFFERED_BYTES = 65_536;
 
 /** One Switchyard process of the cluster. */
-export interface Proc {
-  readonly name: string;
-  readonly role: 'control-api' | 'gateway';
-  readonly run: Run;
-  readonly port: number;
-  /** `http://127.0.0.1:<port>` */
-  readonly url: string;
+export interface Proc extends BaseProc {
   /** `127.0.0.1:<port>`: the Prometheus target, and the `instance` label of its series. */
   readonly target: string;
 }
@@ -99,19 +93,16 @@ export async function startCluster(t: TestContext): Promise<Cluster> {
   const nats = await startNatsServer();
   t.after(() => nats.stop());
   const prefix = `prom${randomBytes(4).toString('hex')}`;
-  const common = ['--nats', nats.url, '--nats-prefix', prefix, '--tenants', tenantsFile, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'];
-
-  const start = (name: string, role: Proc['role'], extra: string[] = []): Run => run(t, [role, ...common, '--node-id', name, ...extra]);
-  const runs = {
-    cp: start('cp', 'control-api'),
-    g1: start('g1', 'gateway'),
-    g2: start('g2', 'gateway', ['--max-buffered-bytes', String(G2_MAX_BUFFERED_BYTES)]),
+  const common = ['--nats', nats.url, '--nats-prefix', prefix, '--tenants', tenantsFile, '--log-level', 'info'];
+  const proc = async (name: string, role: Proc['role'], extra: string[] = []): Promise<Proc> => {
+    const p = await startProc(t, name, role, [...common, '--node-id', name, ...extra]);
+    return { ...p, target: `127.0.0.1:${p.port}` };
   };
-  const proc = async (name: keyof typeof runs, role: Proc['role']): Promise<Proc> => {
-    const port = await listeningPort(runs[name], 20_000);
-    return { name, role, run: runs[name], port, url: `http://127.0.0.1:${port}`, target: `127.0.0.1:${port}` };
-  };
-  const [control, g1, g2] = await Promise.all([proc('cp', 'control-api'), proc('g1', 'gateway'), proc('g2', 'gateway')]);
+  const [control, g1, g2] = await Promise.all([
+    proc('cp', 'control-api'),
+    proc('g1', 'gateway'),
+    proc('g2', 'gateway', ['--max-buffered-bytes', String(G2_MAX_BUFFERED_BYTES)]),
+  ]);
   const procs = [control, g1, g2];
 
   const allReady = async (timeoutMs = 20_000): Promise<void> => {
