@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { App, LIBUS_LISTEN_EXCLUSIVE_PORT, us_listen_socket_close, us_socket_local_port, type us_listen_socket } from 'uWebSockets.js';
 import {
   CloseReason,
@@ -11,6 +12,7 @@ import {
   type Logger,
   type NodeSnapshot,
   type Origins,
+  type StatsQuery,
   type TenantRegistry,
 } from '@switchyard/shared';
 import { Gateway, type GatewayOptions } from '@switchyard/gateway';
@@ -103,21 +105,40 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           metrics,
           log: o.log.child({ component: 'gateway' }),
           limits: o.limits,
+          corsOrigins: o.corsOrigins ?? [],
           publicUrl: () => o.publicUrl ?? url,
           hookIdleTimeoutSeconds: o.hookIdleTimeoutSeconds ?? o.limits.idleTimeoutSeconds,
         });
   const s = metrics.stats;
-  const snapshot = (): NodeSnapshot => ({
-    node: o.nodeId,
-    role: o.role,
-    connections: gateway?.connections ?? 0,
-    channels: gateway?.hub.channelCount ?? 0,
-    subscriptions: gateway?.hub.subscriptions ?? 0,
-    messagesIn: s.messagesIn,
-    messagesOut: s.messagesOut,
-    bytesIn: s.bytesIn,
-    bytesOut: s.bytesOut,
-  });
+  const ready = (): boolean => !draining && engine.ready();
+  const host = hostname();
+  // Answers `GET /stats` and the admin page (every node of a cluster, over NATS). The busiest
+  // channels cost a pass over the node's channels: only when asked for.
+  const snapshot = (q: StatsQuery = {}): NodeSnapshot => {
+    const mem = process.memoryUsage();
+    return {
+      node: o.nodeId,
+      role: o.role,
+      connections: gateway?.connections ?? 0,
+      channels: gateway?.hub.channelCount ?? 0,
+      subscriptions: gateway?.hub.subscriptions ?? 0,
+      messagesIn: s.messagesIn,
+      messagesOut: s.messagesOut,
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      ready: ready(),
+      draining,
+      startedAt: s.startedAt,
+      at: Date.now(),
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      pid: process.pid,
+      host,
+      dialects: gateway === undefined ? {} : Object.fromEntries(gateway.connectionsByDialect()),
+      dialectSubscriptions: gateway === undefined ? {} : Object.fromEntries(gateway.subscriptionsByDialect()),
+      ...(gateway !== undefined && q.top !== undefined && q.top > 0 ? { busiest: gateway.hub.busiest(q.top, q.tenant) } : {}),
+    };
+  };
   engine.nodes?.serveStats(snapshot);
   if (o.role !== 'gateway') {
     mountControlApi(app, {
@@ -132,7 +153,6 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
   }
   engine.registerMetrics(metrics);
-  const ready = (): boolean => !draining && engine.ready();
   const local = localOps(ready, metrics);
   mountOps(app, o.thread === undefined ? local : o.thread.gather(local), o.log);
   app.any('/*', (res) => {

@@ -1,4 +1,4 @@
-import type { Engine, Logger, Metrics, NodeSnapshot, Origins, Publisher, TenantRegistry } from '@switchyard/shared';
+import type { Engine, Logger, Metrics, NodeSnapshot, Origins, Publisher, StatsQuery, TenantRegistry } from '@switchyard/shared';
 
 /** Everything the control-API routes use; passed down whole because every route needs most of it. */
 export interface ControlContext {
@@ -11,6 +11,6 @@ export interface ControlContext {
   readonly maxPayload: number;
   /** Origins whose pages may call the browser-facing routes (`--cors-origins`; a tenant's `corsOrigins` overrides it). */
   readonly corsOrigins: Origins;
-  /** This process's own figures (a cluster engine gathers every node's instead). */
-  readonly snapshot: () => NodeSnapshot;
+  /** This process's own figures, with its busiest channels when asked (a cluster engine gathers every node's instead). */
+  readonly snapshot: (q?: StatsQuery) => NodeSnapshot;
 }

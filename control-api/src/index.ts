@@ -6,10 +6,12 @@ import { mountBartnetRoutes } from './routes/bartnet.js';
 import { mountOtterRoutes } from './routes/otter.js';
 import { mountConnectionRoutes } from './routes/connections.js';
 import { mountMonorailRoutes } from './routes/monorail.js';
+import { mountAdminRoutes } from './routes/admin.js';
 
 export type { ControlContext } from './context.js';
+export { ADMIN_CSP } from './routes/admin-page.js';
 
-/** Mounts the control API's REST routes on an app (its own, or the dev process's shared one). */
+/** Mounts the control API's REST routes and the admin page on an app (its own, or the dev process's shared one). */
 export function mountControlApi(app: TemplatedApp, ctx: ControlContext): void {
   mountNativeRoutes(app, ctx);
   mountSiteRoutes(app, ctx);
@@ -17,4 +19,5 @@ export function mountControlApi(app: TemplatedApp, ctx: ControlContext): void {
   mountOtterRoutes(app, ctx);
   mountConnectionRoutes(app, ctx);
   mountMonorailRoutes(app, ctx);
+  mountAdminRoutes(app, ctx);
 }

@@ -88,6 +88,18 @@ test('image: the runtime stage of deploy/docker/Dockerfile, replayed here, start
     ws.once('error', rej);
   }), 5000, 'a WebSocket hello');
   assert.equal(JSON.parse(hello).type, 'hello');
+  // The admin page (issue 14): its static files are in the image, served with their CSP, and
+  // its API answers with the tenants file's adminToken.
+  for (const [path, type] of [['/admin', 'text/html'], ['/admin/admin.js', 'text/javascript'], ['/admin/admin.css', 'text/css']] as const) {
+    const r = await fetch(`${base}${path}`);
+    assert.equal(r.status, 200, `${path} is served from the image`);
+    assert.match(r.headers.get('content-type') ?? '', new RegExp(`^${type}`));
+    assert.match(r.headers.get('content-security-policy') ?? '', /default-src 'self'.*frame-ancestors 'none'/);
+    assert.ok((await r.text()).length > 500, `${path} has its content`);
+  }
+  const overview = await fetch(`${base}/admin/api/overview`, { headers: { authorization: 'Bearer demo-admin-token' } });
+  assert.equal(overview.status, 200);
+  assert.equal(((await overview.json()) as { engine: string }).engine, 'embedded');
   child.kill('SIGTERM');
   assert.equal(await withDeadline(exit, 10_000, 'exit after SIGTERM'), 0);
   assert.doesNotMatch(out, /EACCES|EROFS|read-only/i, 'nothing tried to write outside /tmp');

@@ -21,6 +21,8 @@ import { CommandRunner } from './core/runner.js';
 import type { Session } from './core/session.js';
 import { createDialects } from './dialects/index.js';
 import { OpenCounts } from './transport/open-counts.js';
+import { SseDialect } from './dialects/sse.js';
+import { mountSseEndpoint } from './transport/sse.js';
 import { mountSocketEndpoint, type SocketLimits } from './transport/ws.js';
 
 export interface GatewayOptions {
@@ -36,9 +38,11 @@ export interface GatewayOptions {
     readonly authTimeoutSeconds?: number;
     /** Open connections one peer address may hold on this process (0 or absent: no limit). */
     readonly maxConnectionsPerIp?: number;
-    /** Origins whose pages may open WebSockets (`--allowed-origins`; absent or empty: any). */
+    /** Origins whose pages may open WebSockets and event streams (`--allowed-origins`; absent or empty: any). */
     readonly allowedOrigins?: Origins;
   };
+  /** Origins whose pages may read event streams (`/v1/sse`) from another origin (`--cors-origins`; a tenant's `corsOrigins` overrides it). */
+  readonly corsOrigins?: Origins;
   /** Base URL of the control API as backends reach it: WSaaS ws_uris start with it (read per connection). */
   readonly publicUrl: () => string;
   /** Idle timeout of WSaaS (/hook) connections, seconds (the seed's WS_TIMEOUT). */
@@ -59,6 +63,8 @@ export class Gateway {
   private readonly sessions = new Map<string, Session>();
   private readonly byDialect = new Map<string, number>();
   private onEmpty: (() => void) | undefined;
+  /** The event streams' heartbeat. */
+  private readonly heartbeat: { stop(): void };
 
   constructor(app: TemplatedApp, private readonly o: GatewayOptions) {
     const faces = new FaceTable();
@@ -120,6 +126,10 @@ export class Gateway {
       },
     };
     for (const d of this.dialects) mountSocketEndpoint(app, d, o.limits, hooks);
+    const sse = new SseDialect(ctx, o.limits.maxSubscriptions);
+    this.byDialect.set(sse.name, 0);
+    const corsOrigins = o.corsOrigins ?? [];
+    this.heartbeat = mountSseEndpoint(app, sse, hooks, { cors: (q) => o.tenants.tenants.get(q.get('tenant') ?? '')?.corsOrigins ?? corsOrigins });
     o.engine.connections.serve(o.nodeId, (cmd) => this.command(cmd));
     o.metrics.attachGateway({
       connectionsByDialect: () => this.byDialect,
@@ -137,6 +147,19 @@ export class Gateway {
     return this.sessions.size;
   }
 
+  /** Open connections by dialect name, every dialect included (0 for an idle one). */
+  connectionsByDialect(): ReadonlyMap<string, number> {
+    return this.byDialect;
+  }
+
+  /** Subscriptions of open connections by dialect name: a pass over the connections, for the admin page's few samples a minute. */
+  subscriptionsByDialect(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const d of this.byDialect.keys()) out.set(d, 0);
+    for (const s of this.sessions.values()) out.set(s.dialect.name, (out.get(s.dialect.name) ?? 0) + s.subscriptions);
+    return out;
+  }
+
   /** Push, close and info for one of this node's connections (from any process, via the engine). */
   private command(cmd: ConnectionCommand): ConnectionReply {
     const s = this.sessions.get(cmd.conn);
@@ -146,7 +169,8 @@ export class Gateway {
     if (!may) return { status: 'unauthorized' };
     switch (cmd.op) {
       case 'push':
-        if (cmd.binary !== undefined) s.write(Buffer.from(cmd.binary, 'base64'), true);
+        if (s.dialect.pushFrame !== undefined) s.send(s.dialect.pushFrame(cmd.text, cmd.binary));
+        else if (cmd.binary !== undefined) s.write(Buffer.from(cmd.binary, 'base64'), true);
         else s.write(cmd.text ?? '', false);
         return { status: 'ok' };
       case 'close':
@@ -177,6 +201,7 @@ export class Gateway {
    */
   async closeAll(graceMs: number, o: { reason?: CloseReason; spreadMs?: number; hurry?: Promise<void> } = {}): Promise<void> {
     const reason = o.reason ?? CloseReason.Shutdown;
+    this.heartbeat.stop();
     await spreadOver([...this.sessions.values()], o.spreadMs ?? 0, o.hurry, (s) => s.close(reason));
     for (const s of [...this.sessions.values()]) s.close(reason); // any that opened meanwhile
     if (this.sessions.size === 0) return;

@@ -104,6 +104,7 @@ export const CloseReason = {
   BackendError: 'backend_error',
   ClosedByBackend: 'closed_by_backend',
   AuthTimeout: 'auth_timeout',
+  TryAgain: 'try_again',
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -117,6 +118,7 @@ export const closeCode: Readonly<Record<CloseReason, number>> = {
   [CloseReason.BackendError]: 1011,
   [CloseReason.ClosedByBackend]: 1000,
   [CloseReason.AuthTimeout]: 4103,
+  [CloseReason.TryAgain]: 1013,
 };
 
 /** Close reason text sent with the code (≤ 123 bytes, as the WebSocket protocol requires). */
@@ -130,4 +132,5 @@ export const closeText: Readonly<Record<CloseReason, string>> = {
   [CloseReason.BackendError]: 'backend error: a webhook call failed',
   [CloseReason.ClosedByBackend]: 'closed by backend',
   [CloseReason.AuthTimeout]: 'authentication timeout: no auth in time',
+  [CloseReason.TryAgain]: 'try again later: the subscription could not be made',
 };

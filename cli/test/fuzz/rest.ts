@@ -14,6 +14,8 @@ interface Req {
   auth: string | undefined;
   contentType: string | undefined;
   body: Node | undefined;
+  /** An event stream's resume point (`Last-Event-ID`). */
+  lastEventId?: string;
 }
 
 /** What the REST fuzzing did and found. */
@@ -62,6 +64,9 @@ function seeds(c: Credentials, conn: string): Req[] {
     req('GET', '/stats', { auth: 'Bearer test-admin-token' }),
     req('POST', '/bartnet/authorize', { auth: B, body: fromJs({ customer_id: 'abc1234' }) }),
     req('GET', '/otter/channels/room%201/clients', { auth: B, query: demo }),
+    req('GET', '/v1/sse', { auth: `Bearer ${c.nativeToken}`, query: [['tenant', 'demo'], ['channel', 'chat:lobby'], ['channel', 'live:x']] }),
+    req('GET', '/v1/sse', { query: [['tenant', 'demo'], ['channel', 'chat:lobby'], ['token', c.chatToken], ['lastEventId', '3.0123456789ab']] }),
+    req('GET', '/v1/sse', { query: [['tenant', 'other'], ['channel', 'news'], ['channel', 'chat:x'], ['lastEventId', '0_0']] }),
     req('GET', '/healthz'),
     req('GET', '/readyz'),
   ];
@@ -111,8 +116,10 @@ function mutate(rng: Rng, r: Req, otherBodies: readonly Node[], how: string[]): 
     how.push('path');
   }
   if (plan === 'headers' || plan === 'mix') {
-    if (rng.chance(0.6)) r.auth = rng.pick(AUTHS);
-    else r.contentType = rng.pick(CONTENT_TYPES);
+    const which = rng.weighted([[6, 'auth'], [3, 'type'], [1, 'last-event-id']] as const);
+    if (which === 'auth') r.auth = rng.pick(AUTHS);
+    else if (which === 'type') r.contentType = rng.pick(CONTENT_TYPES);
+    else r.lastEventId = rng.chance(0.5) ? oddValue(rng) : rng.pick(['1.0123456789ab_0', '0_0_0', '9007199254740993.0123456789ab_1', '_', '1.']);
   }
   if (plan === 'method') r.method = rng.pick(METHODS);
   if (r.body === undefined) return undefined;
@@ -151,19 +158,44 @@ export async function fuzzRest(base: string, count: number, requestsRng: Rng, cr
         const headers: Record<string, string> = {};
         if (r.auth !== undefined) headers.authorization = r.auth;
         if (r.contentType !== undefined && sendBody) headers['content-type'] = r.contentType;
-        const res = await fetch(url, { method: r.method, headers, ...(sendBody ? { body } : {}), signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
+        if (r.lastEventId !== undefined) headers['last-event-id'] = r.lastEventId;
+        const abort = new AbortController();
+        const res = await fetch(url, { method: r.method, headers, ...(sendBody ? { body } : {}), signal: AbortSignal.any([abort.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]) });
+        if (res.status === 200 && res.headers.get('content-type')?.startsWith('text/event-stream') === true) {
+          // An event stream does not end: it must open with `subscribed` (or say why it cannot).
+          const opening = await firstEvent(res);
+          abort.abort();
+          stats.statuses.set(200, (stats.statuses.get(200) ?? 0) + 1);
+          if (!/^event: (subscribed|failure)$/m.test(opening)) fail(`an event stream opened with ${JSON.stringify(opening.slice(0, 300))}`);
+          continue;
+        }
         const text = await res.text();
         stats.statuses.set(res.status, (stats.statuses.get(res.status) ?? 0) + 1);
         if (res.status >= 500) fail(`answered ${res.status} ${text.slice(0, 300)}`);
         else if (r.method !== 'HEAD' && !(r.path === '/metrics' && res.status === 200) && res.status !== HEADERS_TOO_LARGE && !isJson(text)) fail(`answered ${res.status} with a body that is not JSON: ${JSON.stringify(text.slice(0, 300))}`);
       } catch (err) {
-        if (err instanceof TypeError && /Invalid URL|invalid header|ByteString/i.test(String((err as Error).message))) continue; // refused by fetch itself, never sent
+        // Refused by fetch itself, never sent.
+        if (err instanceof TypeError && /Invalid URL|invalid header|ByteString/i.test(String((err as Error).message))) continue;
+        if (err instanceof TypeError && /InvalidArgumentError: invalid .* header/.test(String((err as Error).cause))) continue;
         fail(`no answer: ${(err as Error).message} ${String((err as Error).cause ?? '')}`);
       }
     }
   };
   await Promise.all(Array.from({ length: WORKERS }, worker));
   return stats;
+}
+
+/** A stream's text up to the end of its first named event. */
+async function firstEvent(res: Response): Promise<string> {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!/^event: .*\n(.*\n)*?\n/m.test(text)) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  return text;
 }
 
 function isJson(text: string): boolean {

@@ -10,33 +10,14 @@ import {
   resolveChannel,
   signClientToken,
   type ChannelRef,
-  type Message,
-  type Req,
 } from '@switchyard/shared';
 import { requireBackend, tenantOf } from '../auth.js';
 import type { ControlContext } from '../context.js';
+import { intParam, messageJson } from './params.js';
 import { routeFor } from './route.js';
 
 /** At most this many channels (or messages) in one publish request. */
 const MAX_BATCH = 100;
-
-const messageJson = (m: Message) => ({
-  seq: m.seq,
-  time: m.time,
-  data: JSON.parse(m.data) as unknown,
-  ...(m.from !== undefined
-    ? { from: { conn: m.from.conn, ...(m.from.user !== undefined ? { user: m.from.user } : {}), ...(m.from.info !== undefined ? { info: JSON.parse(m.from.info) as unknown } : {}) } }
-    : {}),
-});
-
-/** Parses an optional integer query parameter within bounds. */
-function intParam(req: Req, name: string, dflt: number, min: number, max: number): number {
-  const raw = req.query.get(name);
-  if (raw === null || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ProtocolError(ErrorCode.BadRequest, `${name} must be an integer from ${min} to ${max}`);
-  return n;
-}
 
 /** The native REST API for backends, under /v1 (docs/control-api.md). */
 export function mountNativeRoutes(app: TemplatedApp, ctx: ControlContext): void {

@@ -41,6 +41,15 @@ export class ChannelState {
   /** In the sweep's list of channels to check when its timer fires / on the next turn. */
   swept = false;
   due = false;
+  /**
+   * Messages broadcast to this node's subscribers of the channel (one per message, whatever
+   * the number of subscribers): the admin page's messages/s per channel. `mark` is the count
+   * when the hub last started a rate window (0 for a channel made since), and `recent` the
+   * count within the window, set by `Hub.busiest` for its selection.
+   */
+  messages = 0;
+  mark = 0;
+  recent = 0;
 
   constructor(
     readonly id: number,

@@ -41,6 +41,8 @@ export interface ResumePoint {
   readonly after: number;
   /** The epoch the client's seq belongs to; another epoch means its seq means nothing here. */
   readonly epoch?: string;
+  /** The same as `epoch`, by its `epochTag` (SSE event ids carry the tag). */
+  readonly epochTag?: string;
 }
 
 export interface SubscribeTarget {

@@ -25,6 +25,8 @@ export interface UpgradeInfo {
   readonly protocols: readonly string[];
   /** The client's Authorization header ('' when absent). */
   readonly authorization: string;
+  /** SSE: the `Last-Event-ID` header ('' when absent). */
+  readonly lastEventId?: string;
 }
 
 /** What a dialect may use: never the socket library. */
@@ -37,8 +39,8 @@ export interface DialectContext {
   readonly engine: Engine;
   readonly publisher: Publisher;
   readonly log: Logger;
-  /** Where dialects count what only they see (the WSaaS webhook calls). */
-  readonly metrics: Pick<Metrics, 'webhookSeconds'>;
+  /** Where dialects count what only they see (the WSaaS webhook calls, `deliver` faces' frames). */
+  readonly metrics: Pick<Metrics, 'webhookSeconds' | 'stats'>;
   /** Base URL of the control API as backends reach it (WSaaS ws_uris). */
   readonly publicUrl: () => string;
 }
@@ -75,6 +77,8 @@ export interface Dialect<R = unknown> {
   closed?(s: Session): void;
   /** Whether the connection must authenticate before anything else (it is closed with 4103 if it does not in time). */
   authRequired?(s: Session): boolean;
+  /** A backend's push (`PUT /v1/connections/<id>`) as this dialect sends it (default: the body as is). */
+  pushFrame?(text: string | undefined, base64: string | undefined): Out;
   /**
    * Whether a backend may push to, close or inspect this connection, given whether it proved
    * the connection's tenant's backendSecret (default: exactly that).

@@ -2,6 +2,8 @@ import {
   CloseReason,
   ErrorCode,
   ProtocolError,
+  type BusiestChannels,
+  type ChannelLoad,
   type ChannelRef,
   type Engine,
   type HistoryPage,
@@ -11,7 +13,8 @@ import {
   type PresenceEntry,
 } from '@switchyard/shared';
 import { ChannelState } from './channel.js';
-import type { Subscribed, SubscribeTarget } from './commands.js';
+import type { ResumePoint, Subscribed, SubscribeTarget } from './commands.js';
+import { epochTag } from './epoch-tag.js';
 import type { Face, FaceTable } from './face.js';
 import type { Session, TopicBus } from './session.js';
 import { SlowSweep } from './sweep.js';
@@ -22,6 +25,13 @@ export interface Pending extends Subscribed {
   /** The resume point the client gave (undefined: live only). */
   readonly after: number | undefined;
 }
+
+/**
+ * `Hub.busiest` starts a new rate window only when the current one is at least this old, so
+ * that several callers close together (control-API replicas, admin pages) each still get a
+ * window long enough to mean something.
+ */
+export const MIN_RATE_WINDOW_MS = 1000;
 
 export interface HubLimits {
   /** Subscriptions one connection may hold. */
@@ -40,6 +50,10 @@ export class Hub {
   private readonly freeIds: number[] = [];
   private readonly slow: Session[] = [];
   private subscriptionCount = 0;
+  /** When the current rate window of the per-channel message counts started (see `busiest`). */
+  private windowStart = Date.now();
+  /** `busiest`'s min-heap, reused (emptied after each call). */
+  private readonly heap: ChannelState[] = [];
   /** Closes topic subscribers whose send buffer passed the limit (the outbox checks the rest). */
   readonly sweep: SlowSweep;
 
@@ -90,6 +104,7 @@ export class Hub {
     const ch = this.channels[id] as ChannelState;
     // Engines hand each message over once, in seq order (Broker's contract): no dedupe here.
     ch.relay(msg.seq);
+    ch.messages++;
     const onTopic = ch.onTopic;
     let n = 0;
     let bytes = 0;
@@ -124,6 +139,38 @@ export class Hub {
     if (ch.pending.size > 0) for (const q of ch.pending.values()) q.push(msg);
     this.stats.messagesOut += n;
     this.stats.bytesOut += bytes;
+  }
+
+  /**
+   * The `n` channels with the most messages since the current rate window started (ties: the
+   * most local subscribers), most first; only `tenant`'s when given. One pass over the
+   * channels keeping the best `n` in a min-heap: O(channels · log n), no sort of them all, and
+   * nothing on the broadcast path but `ChannelState.messages++`. A window at least
+   * MIN_RATE_WINDOW_MS old ends with this call (the counts returned are that window's) and
+   * the next one starts.
+   */
+  busiest(n: number, tenant?: string, now = Date.now()): BusiestChannels {
+    const windowMs = Math.max(0, now - this.windowStart);
+    const roll = windowMs >= MIN_RATE_WINDOW_MS;
+    if (roll) this.windowStart = now;
+    const heap = this.heap;
+    for (const ch of this.channels) {
+      if (ch === undefined) continue;
+      ch.recent = ch.messages - ch.mark;
+      if (roll) ch.mark = ch.messages;
+      if (n <= 0 || (tenant !== undefined && ch.ref.tenant !== tenant)) continue;
+      if (heap.length < n) {
+        heap.push(ch);
+        siftUp(heap, heap.length - 1);
+      } else if (lighter(heap[0] as ChannelState, ch)) {
+        heap[0] = ch;
+        siftDown(heap, 0);
+      }
+    }
+    heap.sort((a, b) => (lighter(a, b) ? 1 : lighter(b, a) ? -1 : 0));
+    const channels: ChannelLoad[] = heap.map((ch) => ({ tenant: ch.ref.tenant, channel: ch.ref.name, subscribers: ch.size, messages: ch.recent }));
+    heap.length = 0;
+    return { windowMs, channels };
   }
 
   /**
@@ -182,7 +229,7 @@ export class Hub {
       let recovered = page.complete;
       // A resume point from another epoch (a restarted engine), or past the channel's end
       // (the same, with a client that did not say its epoch): everything held is new to it.
-      if (after !== undefined && after > 0 && (after > page.last || (from?.epoch !== undefined && from.epoch !== page.epoch))) {
+      if (after !== undefined && after > 0 && (after > page.last || otherEpoch(from as ResumePoint, page.epoch))) {
         this.stats.historyReads++;
         page = await this.engine.history.read(ref, 0);
         recovered = false;
@@ -353,7 +400,41 @@ export class Hub {
   }
 }
 
+/** `a` ranks below `b` among the busiest: fewer messages in the window, then fewer subscribers. */
+const lighter = (a: ChannelState, b: ChannelState): boolean => a.recent < b.recent || (a.recent === b.recent && a.size < b.size);
+
+/** Min-heap by `lighter`: the lightest at 0. */
+function siftUp(h: ChannelState[], i: number): void {
+  const x = h[i] as ChannelState;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    const parent = h[p] as ChannelState;
+    if (!lighter(x, parent)) break;
+    h[i] = parent;
+    i = p;
+  }
+  h[i] = x;
+}
+
+function siftDown(h: ChannelState[], i: number): void {
+  const x = h[i] as ChannelState;
+  for (;;) {
+    let c = 2 * i + 1;
+    if (c >= h.length) break;
+    if (c + 1 < h.length && lighter(h[c + 1] as ChannelState, h[c] as ChannelState)) c++;
+    const child = h[c] as ChannelState;
+    if (!lighter(child, x)) break;
+    h[i] = child;
+    i = c;
+  }
+  h[i] = x;
+}
+
 type Encode = NonNullable<Face['encode']>;
 type Deliver = NonNullable<Face['deliver']>;
+
+/** Whether a resume point names an epoch (or its tag) other than the channel's. */
+const otherEpoch = (from: ResumePoint, epoch: string): boolean =>
+  (from.epoch !== undefined && from.epoch !== epoch) || (from.epochTag !== undefined && from.epochTag !== epochTag(epoch));
 
 const unsubscribedMeanwhile = (): ProtocolError => new ProtocolError(ErrorCode.NotSubscribed, 'unsubscribed while subscribing');

@@ -38,10 +38,15 @@ export interface NativeRequest {
 // Plain msgpack maps as objects; 64-bit integers as numbers (JSON has no bigint).
 const unpackr = new Unpackr({ mapsAsObjects: true, int64AsType: 'number' });
 
-/** Native JSON channel messages: the payload text is spliced in, never re-parsed. */
-export function encodeNativeJson(_channel: string, channelJson: string, msg: Message): Uint8Array {
+/** A native `message` frame as JSON text: the payload text is spliced in, never re-parsed. */
+export function nativeMessageJson(channelJson: string, msg: Message): string {
   const head = `{"type":"message","channel":${channelJson},"seq":${msg.seq},"time":${msg.time},"data":${msg.data}`;
-  return Buffer.from(msg.from === undefined ? `${head}}` : `${head},"from":${clientInfoJson(msg.from)}}`);
+  return msg.from === undefined ? `${head}}` : `${head},"from":${clientInfoJson(msg.from)}}`;
+}
+
+/** Native JSON channel messages. */
+export function encodeNativeJson(_channel: string, channelJson: string, msg: Message): Uint8Array {
+  return Buffer.from(nativeMessageJson(channelJson, msg));
 }
 
 /** Native msgpack: the same fields, the payload decoded once per broadcast. */

@@ -3,15 +3,13 @@ import { ErrorCode, ProtocolError, allowOrigin, errorName, httpStatus, type Orig
 import type { Admission, Dialect, UpgradeInfo } from '../core/dialect.js';
 import type { Outbox } from '../core/outbox.js';
 import { Session } from '../core/session.js';
-import type { OpenCounts } from './open-counts.js';
+import { releaseSlots, takeSlots, type HeldSlots, type OpenLimits } from './open-counts.js';
 import { UwsConn } from './uws-conn.js';
 
 interface UserData {
   admission: Admission;
-  /** The peer address, when counted against `--max-connections-per-ip` until the socket closes. */
-  address: string | undefined;
-  /** The tenant, when counted against its `maxConnections` until the socket closes. */
-  tenant: string | undefined;
+  /** Its place under `--max-connections-per-ip` and the tenant's `maxConnections`, until the socket closes. */
+  held: HeldSlots;
   session: Session | undefined;
   conn: UwsConn<UserData> | undefined;
 }
@@ -25,7 +23,8 @@ export interface SocketLimits {
   readonly idleTimeoutSeconds: number;
 }
 
-export interface SocketHooks {
+/** What every endpoint of a gateway (WebSocket or SSE) shares: the per-address and per-tenant limits among them. */
+export interface SocketHooks extends OpenLimits {
   readonly nodeId: string;
   onOpen(s: Session): void;
   /** One client frame (valid only during the call). */
@@ -36,14 +35,23 @@ export interface SocketHooks {
   readonly outbox: Outbox;
   /** An upgrade refused with an HTTP error (counted like the errors answered on open sockets). */
   onRefused(err: ProtocolError): void;
-  /** Open connections per peer address and per tenant, shared by every endpoint of the gateway. */
-  readonly perAddress: OpenCounts;
-  readonly perTenant: OpenCounts;
-  /** `--max-connections-per-ip` (0: no limit). */
-  readonly maxPerAddress: number;
   /** `--allowed-origins`: the `Origin` an upgrade may carry (empty: any). */
   readonly allowedOrigins: Origins;
 }
+
+/** An HTTP error answer to a request refused before it became a connection, with the control API's `{code, message}` body. */
+export function refuseRequest(res: HttpResponse, err: unknown, onRefused: (e: ProtocolError) => void, headers?: () => void): void {
+  const e = err instanceof ProtocolError ? err : new ProtocolError(ErrorCode.Internal, 'internal error');
+  onRefused(e);
+  res.cork(() => {
+    res.writeStatus(`${httpStatus[e.code]} Refused`);
+    headers?.();
+    res.writeHeader('content-type', 'application/json').end(JSON.stringify({ code: errorName[e.code], message: e.message }));
+  });
+}
+
+/** Whether a request's `Origin` may connect (`--allowed-origins`). Browsers always send one; other clients need not, and are not checked. */
+export const originAllowed = (allowed: Origins, origin: string): boolean => origin === '' || allowed.length === 0 || allowOrigin(allowed, origin) !== undefined;
 
 /**
  * Mounts a dialect's WebSocket endpoint. uWS glue only: admission at upgrade (refused with an
@@ -77,16 +85,7 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
         protocols: offered === '' ? [] : offered.split(',').map((p) => p.trim()),
         authorization: req.getHeader('authorization'),
       };
-      const refuse = (err: unknown): void => {
-        const e = err instanceof ProtocolError ? err : new ProtocolError(ErrorCode.Internal, 'internal error');
-        hooks.onRefused(e);
-        res.cork(() => {
-          res
-            .writeStatus(`${httpStatus[e.code]} Refused`)
-            .writeHeader('content-type', 'application/json')
-            .end(JSON.stringify({ code: errorName[e.code], message: e.message }));
-        });
-      };
+      const refuse = (err: unknown): void => refuseRequest(res, err, hooks.onRefused);
       // Never inside res.cork(), not even after an await (where uWS asks for a cork): after the
       // handler, cork() checks the response's state, and when the upgrade's realloc kept the
       // socket's address it reads the new WebSocket's memory as that state and may shut the
@@ -94,32 +93,17 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
       // one async-admitted connection in ten in our tests). Uncorked, uWS prints a cork warning
       // on stderr for each upgrade that follows an await (WSaaS webhooks), and the connection works.
       const accept = (admission: Admission): void => {
-        const byAddress = hooks.perAddress.take(address, hooks.maxPerAddress);
-        if (byAddress === false) {
+        const held = takeSlots(hooks, address, admission.tenant);
+        if (held instanceof ProtocolError) {
           admission.abandoned?.();
-          refuse(new ProtocolError(ErrorCode.LimitExceeded, `at most ${hooks.maxPerAddress} connections from one address`));
+          refuse(held);
           return;
         }
-        const t = admission.tenant;
-        const byTenant = hooks.perTenant.take(t.id, t.maxConnections);
-        if (byTenant === false) {
-          if (byAddress === true) hooks.perAddress.release(address);
-          admission.abandoned?.();
-          refuse(new ProtocolError(ErrorCode.LimitExceeded, `tenant ${t.id} is at its limit of ${t.maxConnections} connections on this node`));
-          return;
-        }
-        const ud: UserData = {
-          admission,
-          address: byAddress === true ? address : undefined,
-          tenant: byTenant === true ? t.id : undefined,
-          session: undefined,
-          conn: undefined,
-        };
+        const ud: UserData = { admission, held, session: undefined, conn: undefined };
         res.upgrade(ud, key, admission.protocol, extensions, context);
       };
-      // Browsers always send Origin; other clients need not, and are not checked.
-      if (origin !== '' && hooks.allowedOrigins.length > 0 && allowOrigin(hooks.allowedOrigins, origin) === undefined) {
-        refuse(new ProtocolError(ErrorCode.PermissionDenied, `origin ${origin} may not open WebSockets here (--allowed-origins)`));
+      if (!originAllowed(hooks.allowedOrigins, origin)) {
+        refuse(new ProtocolError(ErrorCode.PermissionDenied, `origin ${origin} may not open connections here (--allowed-origins)`));
         return;
       }
       let admitted: Admission | Promise<Admission>;
@@ -165,8 +149,7 @@ export function mountSocketEndpoint(app: TemplatedApp, dialect: Dialect, limits:
 
     close: (ws, code) => {
       const ud = ws.getUserData();
-      if (ud.address !== undefined) hooks.perAddress.release(ud.address);
-      if (ud.tenant !== undefined) hooks.perTenant.release(ud.tenant);
+      releaseSlots(hooks, ud.held);
       if (ud.conn !== undefined) ud.conn.open = false;
       if (ud.session !== undefined) hooks.onClose(ud.session, code);
     },

@@ -66,7 +66,42 @@ export interface Presence {
   list(ch: ChannelRef): Promise<PresenceEntry[]>;
 }
 
-/** One gateway node's live figures, as `GET /stats` sums them across a cluster. */
+/**
+ * What a stats request asks for beyond the figures every snapshot carries. Sent as the
+ * request's JSON body; an empty body (an older control API, or `GET /stats`) asks nothing more.
+ */
+export interface StatsQuery {
+  /** Include this node's busiest channels, at most this many (0 or absent: none). */
+  readonly top?: number;
+  /** With `top`: only channels of this tenant. */
+  readonly tenant?: string;
+}
+
+/** A channel with local subscribers on one node, as that node sees it. */
+export interface ChannelLoad {
+  readonly tenant: string;
+  readonly channel: string;
+  /** This node's subscribers of the channel (live, and still replaying). */
+  readonly subscribers: number;
+  /** Messages of the channel this node handed to its subscribers during `BusiestChannels.windowMs`. */
+  readonly messages: number;
+}
+
+/** A node's busiest channels: most messages in the window first, then most subscribers. */
+export interface BusiestChannels {
+  /**
+   * The span the `messages` counts cover, ms: since the node last started a window (it starts
+   * a new one when asked at least a second after the last). Divide to get messages/s.
+   */
+  readonly windowMs: number;
+  readonly channels: readonly ChannelLoad[];
+}
+
+/**
+ * One node's live figures, as `GET /stats` sums them and the admin page shows them. The
+ * fields after `bytesOut` are optional on the wire: a node of an older version (during a
+ * rolling update) answers without them.
+ */
 export interface NodeSnapshot {
   readonly node: string;
   readonly role: string;
@@ -77,14 +112,35 @@ export interface NodeSnapshot {
   readonly messagesOut: number;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Whether the node can serve now, as its `/readyz` says (engine ready, not draining). */
+  readonly ready?: boolean;
+  /** Shutting down: `/readyz` answers 503 while the node still serves (`--drain-delay`), then closes its connections. */
+  readonly draining?: boolean;
+  /** When the node started, ms since the epoch. */
+  readonly startedAt?: number;
+  /** The node's clock when it answered, ms since the epoch. */
+  readonly at?: number;
+  /** Resident set size of the node's process, bytes (the threads of one process report the same figure). */
+  readonly rss?: number;
+  /** JavaScript heap in use by the node (its own thread's heap), bytes. */
+  readonly heapUsed?: number;
+  /** The node's process and host: the threads of one `--threads N` gateway share them. */
+  readonly pid?: number;
+  readonly host?: string;
+  /** Open connections by dialect name (every dialect the node serves, 0 included). */
+  readonly dialects?: Readonly<Record<string, number>>;
+  /** Subscriptions of open connections by dialect name (as `dialects`). */
+  readonly dialectSubscriptions?: Readonly<Record<string, number>>;
+  /** Only when the request asked for them (`StatsQuery.top`). */
+  readonly busiest?: BusiestChannels;
 }
 
-/** Cluster-wide questions to every gateway (only engines that span nodes have it). */
+/** Cluster-wide questions to every node (only engines that span nodes have it). */
 export interface NodeDirectory {
-  /** Answers stats requests with this node's snapshot (gateways call it). */
-  serveStats(snapshot: () => NodeSnapshot): void;
-  /** Snapshots of every gateway that answers. */
-  gatherStats(): Promise<NodeSnapshot[]>;
+  /** Answers stats requests with this node's snapshot (every node calls it). */
+  serveStats(snapshot: (q: StatsQuery) => NodeSnapshot): void;
+  /** Snapshots of every node that answers (within the scatter-gather's wait). */
+  gatherStats(q?: StatsQuery): Promise<NodeSnapshot[]>;
 }
 
 /** One stored item of a collection; `item` is JSON text. */

@@ -153,7 +153,7 @@ export function route(
 }
 
 /** `Access-Control-Allow-Origin` for an allowed origin, and `Vary: Origin` where the answer depends on it. */
-function corsHeaders(res: HttpResponse, allowed: Origins, origin: string | undefined): void {
+export function corsHeaders(res: HttpResponse, allowed: Origins, origin: string | undefined): void {
   if (allowed.length === 0) return;
   if (allowed[0] !== '*') res.writeHeader('vary', 'Origin');
   const allow = allowOrigin(allowed, origin);
@@ -165,7 +165,13 @@ function corsHeaders(res: HttpResponse, allowed: Origins, origin: string | undef
  * the allowed headers and how long to cache it for an allowed origin; 403 otherwise (the
  * browser then refuses the request itself).
  */
-function preflight(app: TemplatedApp, method: string, pattern: string, cors: (q: URLSearchParams) => Origins): void {
+export function preflight(
+  app: TemplatedApp,
+  method: string,
+  pattern: string,
+  cors: (q: URLSearchParams) => Origins,
+  allowedHeaders: readonly string[] = CORS_ALLOWED_HEADERS,
+): void {
   app.options(pattern, (res: HttpResponse, r: HttpRequest) => {
     const allowed = cors(new URLSearchParams(r.getQuery() ?? ''));
     const origin = r.getHeader('origin');
@@ -182,7 +188,7 @@ function preflight(app: TemplatedApp, method: string, pattern: string, cors: (q:
       res.writeStatus(statusLine(204));
       corsHeaders(res, allowed, origin);
       res.writeHeader('access-control-allow-methods', `${method.toUpperCase()}, OPTIONS`);
-      res.writeHeader('access-control-allow-headers', asked.filter((h) => CORS_ALLOWED_HEADERS.includes(h)).join(', ') || CORS_ALLOWED_HEADERS.join(', '));
+      res.writeHeader('access-control-allow-headers', asked.filter((h) => allowedHeaders.includes(h)).join(', ') || allowedHeaders.join(', '));
       res.writeHeader('access-control-max-age', String(CORS_MAX_AGE_SECONDS));
       res.end();
     });

@@ -8,6 +8,7 @@ import {
   type ConnectionRouter,
   type NodeDirectory,
   type NodeSnapshot,
+  type StatsQuery,
 } from '../engine.js';
 import type { BrokerConnection } from './connection.js';
 import { errorText, guardedCallback, isNoResponders, unavailable } from './errors.js';
@@ -24,10 +25,10 @@ import type { Subjects } from './subjects.js';
  * more after each one, `maxWaitMs` at most in all. No subscriber at all is an empty answer,
  * not an error: a node that is gone simply does not answer. Throws raw NATS errors otherwise.
  */
-export async function gather(nc: NatsConnection, subject: string, stallMs: number, maxWaitMs: number): Promise<Msg[]> {
+export async function gather(nc: NatsConnection, subject: string, stallMs: number, maxWaitMs: number, payload = ''): Promise<Msg[]> {
   const out: Msg[] = [];
   try {
-    const replies = await nc.requestMany(subject, '', { strategy: 'stall', stall: stallMs, maxWait: maxWaitMs });
+    const replies = await nc.requestMany(subject, payload, { strategy: 'stall', stall: stallMs, maxWait: maxWaitMs });
     for await (const r of replies) out.push(r);
   } catch (err) {
     if (!isNoResponders(err)) throw err;
@@ -92,9 +93,30 @@ export class NatsConnectionRouter implements ConnectionRouter {
   }
 }
 
-/** Cluster stats: every node with a snapshot answers `P.stats`. */
+/** The largest `top` one stats request may ask of each node. */
+export const MAX_STATS_TOP = 1000;
+
+/**
+ * A stats request's body as a query: empty (older control APIs, `GET /stats`) or malformed
+ * asks for nothing more; `top` is clamped to 0..MAX_STATS_TOP.
+ */
+export function parseStatsQuery(text: string): StatsQuery {
+  if (text === '') return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  if (typeof raw !== 'object' || raw === null) return {};
+  const { top, tenant } = raw as Record<string, unknown>;
+  const n = typeof top === 'number' && Number.isFinite(top) ? Math.min(MAX_STATS_TOP, Math.max(0, Math.floor(top))) : 0;
+  return { ...(n > 0 ? { top: n } : {}), ...(typeof tenant === 'string' ? { tenant } : {}) };
+}
+
+/** Cluster stats: every node with a snapshot answers `P.stats`; the request's body is a StatsQuery. */
 export class NatsNodeDirectory implements NodeDirectory {
-  private snapshot: (() => NodeSnapshot) | undefined;
+  private snapshot: ((q: StatsQuery) => NodeSnapshot) | undefined;
 
   constructor(
     private readonly conn: BrokerConnection,
@@ -107,20 +129,21 @@ export class NatsNodeDirectory implements NodeDirectory {
   attach(nc: NatsConnection): void {
     nc.subscribe(this.subjects.stats, {
       callback: guardedCallback<Msg>(this.log, 'stats request', (m) => {
-        if (this.snapshot !== undefined) m.respond(JSON.stringify(this.snapshot()));
+        if (this.snapshot !== undefined) m.respond(JSON.stringify(this.snapshot(parseStatsQuery(m.string()))));
       }),
     });
   }
 
-  serveStats(snapshot: () => NodeSnapshot): void {
+  serveStats(snapshot: (q: StatsQuery) => NodeSnapshot): void {
     this.snapshot = snapshot;
   }
 
-  async gatherStats(): Promise<NodeSnapshot[]> {
+  async gatherStats(q: StatsQuery = {}): Promise<NodeSnapshot[]> {
     const nc = this.conn.nc();
+    const payload = q.top !== undefined && q.top > 0 ? JSON.stringify(q) : '';
     let replies: Msg[];
     try {
-      replies = await gather(nc, this.subjects.stats, this.t.presenceStallMs, this.t.gatherMaxWaitMs);
+      replies = await gather(nc, this.subjects.stats, this.t.presenceStallMs, this.t.gatherMaxWaitMs, payload);
     } catch (err) {
       throw unavailable(this.log, err, 'stats gather failed');
     }
