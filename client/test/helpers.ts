@@ -1,0 +1,244 @@
+import type { TestContext } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TENANTS, withDeadline } from '@switchyard/testkit';
+import { listeningPort, run, type Run } from '../../cli/test/cli-process.js';
+import { delay } from '../../cli/test/faults/clock.js';
+import type { Message, SubscribedInfo, Subscription, SwitchyardError } from '@switchyard/client';
+
+export { delay };
+
+export const BACKEND = { authorization: 'Bearer demo-backend-secret', 'content-type': 'application/json' };
+
+/** The test tenants (testkit's TENANTS: `demo` with chat/small/live/logs, anonymous `other`) as a file, removed when the test ends. */
+export function tenantsFile(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-client-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'tenants.json');
+  writeFileSync(file, JSON.stringify(TENANTS));
+  return file;
+}
+
+/** A port nothing listens on right now (for a server that must come back on the same one). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A `switchyard dev` process (the built dist, as users run it), on loopback. */
+export interface Dev {
+  readonly run: Run;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** `ws://127.0.0.1:<port>/v1/ws?tenant=<tenant>` */
+  ws(tenant?: string): string;
+}
+
+/** Starts `switchyard dev --port <port> --tenants <file> …` (port 0: any free one) and waits until it listens. */
+export async function startDev(t: TestContext, file: string, port = 0, extra: readonly string[] = []): Promise<Dev> {
+  const r = run(t, ['dev', '--host', '127.0.0.1', '--port', String(port), '--tenants', file, ...extra]);
+  const actual = await listeningPort(r);
+  const url = `http://127.0.0.1:${actual}`;
+  return { run: r, port: actual, url, ws: (tenant = 'demo') => `ws://127.0.0.1:${actual}/v1/ws?tenant=${tenant}` };
+}
+
+/** SIGKILLs a process and waits for its exit. */
+export async function kill(r: Run): Promise<void> {
+  r.child.kill('SIGKILL');
+  await withDeadline(r.exit, 10_000, 'no exit after SIGKILL');
+}
+
+/** Mints a native token through `POST /v1/tokens` as the demo tenant's backend does. */
+export async function mintToken(base: string, body: { user?: string; ttl?: number; channels?: string[]; info?: unknown } = {}): Promise<string> {
+  const res = await fetch(`${base}/v1/tokens`, { method: 'POST', headers: BACKEND, body: JSON.stringify({ tenant: 'demo', ...body }) });
+  const json = (await res.json()) as { token?: string };
+  if (res.status !== 200 || typeof json.token !== 'string') throw new Error(`POST /v1/tokens: ${res.status} ${JSON.stringify(json)}`);
+  return json.token;
+}
+
+/** Publishes through `POST /v1/publish` as the demo backend; resolves with the seq. */
+export async function restPublish(base: string, channel: string, data: unknown): Promise<number> {
+  const res = await fetch(`${base}/v1/publish`, { method: 'POST', headers: BACKEND, body: JSON.stringify({ tenant: 'demo', channel, data }) });
+  const json = (await res.json()) as { seq?: number };
+  if (res.status !== 200 || typeof json.seq !== 'number') throw new Error(`POST /v1/publish: ${res.status} ${JSON.stringify(json)}`);
+  return json.seq;
+}
+
+/** Everything one subscription reported, for assertions. */
+export class Recorder<T = unknown> {
+  readonly messages: Message<T>[] = [];
+  readonly subscribed: SubscribedInfo[] = [];
+  readonly errors: SwitchyardError[] = [];
+  /** How many messages had arrived at each `subscribed` event: `messages.slice(at[i])` came after the i-th (re)subscribe. */
+  readonly at: number[] = [];
+
+  constructor(sub: Subscription<T>) {
+    sub.on('message', (m) => this.messages.push(m));
+    sub.on('subscribed', (i) => {
+      this.subscribed.push(i);
+      this.at.push(this.messages.length);
+    });
+    sub.on('error', (e) => this.errors.push(e));
+  }
+
+  get seqs(): number[] {
+    return this.messages.map((m) => m.seq);
+  }
+}
+
+/** A publish the steady publisher got an answer to. */
+export interface Ack {
+  readonly n: number;
+  readonly seq: number;
+  readonly at: number;
+}
+
+/**
+ * A backend publishing `{ n }` (n = 1, 2, 3, … one per attempt, never reused) to one channel
+ * through the control API, one request at a time at `perSecond`, going on through failures
+ * (a server that is down, restarting or draining). `acked` lists the publishes answered 200,
+ * in order.
+ */
+export class SteadyPublisher {
+  readonly acked: Ack[] = [];
+  attempts = 0;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly base: () => string,
+    private readonly channel: string,
+    private readonly perSecond: number,
+  ) {}
+
+  start(): this {
+    this.loop = this.run();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const every = 1000 / this.perSecond;
+    let next = Date.now();
+    for (let n = 1; !this.stopped; n++) {
+      await delay(next - Date.now());
+      next = Math.max(next + every, Date.now());
+      this.attempts = n;
+      try {
+        const res = await fetch(`${this.base()}/v1/publish`, {
+          method: 'POST',
+          headers: BACKEND,
+          body: JSON.stringify({ tenant: 'demo', channel: this.channel, data: { n } }),
+          signal: AbortSignal.timeout(3000),
+        });
+        const body = (await res.json()) as { seq?: number };
+        if (res.status === 200 && typeof body.seq === 'number') this.acked.push({ n, seq: body.seq, at: Date.now() });
+      } catch {
+        // Down or restarting: this counter is not acknowledged (it may still have been stored); go on.
+      }
+    }
+  }
+}
+
+/**
+ * Judges what a client received (messages with `data.n`) against acknowledged publishes:
+ * every acknowledged counter exactly once and with the seq it was acknowledged with, no
+ * counter twice, counters in increasing order. Returns the problems (empty: clean).
+ */
+export function deliveryProblems(received: readonly Message<{ n: number }>[], acked: readonly Ack[]): string[] {
+  const problems: string[] = [];
+  const seen = new Map<number, number>();
+  let prevN = 0;
+  for (const m of received) {
+    const n = m.data.n;
+    if (seen.has(n)) problems.push(`counter ${n} delivered twice`);
+    else if (n <= prevN) problems.push(`counter ${n} after ${prevN}`);
+    seen.set(n, m.seq);
+    prevN = Math.max(prevN, n);
+  }
+  for (const a of acked) {
+    const seq = seen.get(a.n);
+    if (seq === undefined) problems.push(`acknowledged counter ${a.n} (seq ${a.seq}) never delivered`);
+    else if (seq !== a.seq) problems.push(`counter ${a.n} delivered with seq ${seq}, acknowledged with ${a.seq}`);
+  }
+  return problems.slice(0, 10);
+}
+
+/**
+ * A TCP load balancer: each accepted connection goes to the next target, round robin; a
+ * target that refuses the TCP connection is skipped for the next one. `targets` may change
+ * at any time. Knows which target each live connection went to.
+ */
+export class Balancer {
+  targets: number[];
+  readonly port: number;
+  private next = 0;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(private readonly server: Server, port: number, targets: number[]) {
+    this.port = port;
+    this.targets = targets;
+  }
+
+  static async start(t: TestContext, targets: number[]): Promise<Balancer> {
+    let b: Balancer | undefined;
+    const server = createServer((client) => b!.accept(client));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    b = new Balancer(server, (server.address() as { port: number }).port, targets);
+    t.after(() => b!.close());
+    return b;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/v1/ws?tenant=demo`;
+  }
+
+  private accept(client: Socket): void {
+    this.sockets.add(client);
+    client.on('close', () => this.sockets.delete(client));
+    client.on('error', () => client.destroy());
+    client.pause();
+    // Each connection tries every target once, from its turn on (a shared counter would let
+    // concurrent connections send one another to the same dead target twice).
+    const targets = [...this.targets];
+    const first = this.next++;
+    const attempt = (i: number): void => {
+      if (i === targets.length || client.destroyed) {
+        client.destroy();
+        return;
+      }
+      const port = targets[(first + i) % targets.length]!;
+      const up = tcpConnect(port, '127.0.0.1');
+      up.once('connect', () => {
+        up.removeAllListeners('error');
+        this.sockets.add(up);
+        up.on('close', () => {
+          this.sockets.delete(up);
+          client.destroy();
+        });
+        up.on('error', () => up.destroy());
+        client.on('close', () => up.destroy());
+        client.pipe(up);
+        up.pipe(client);
+        client.resume();
+      });
+      up.once('error', () => attempt(i + 1)); // refused: a dead target
+    };
+    attempt(0);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
