@@ -233,6 +233,7 @@ describe('value sets: helm lint --strict, helm template, Kubernetes schemas, wir
     );
     assert.deepEqual(routes, {
       'Exact /v1/ws': 'gateway',
+      'Exact /v1/sse': 'gateway',
       'Exact /ws': 'gateway',
       'Exact /bartnet': 'gateway',
       'Exact /otter': 'gateway',
@@ -244,6 +245,7 @@ describe('value sets: helm lint --strict, helm template, Kubernetes schemas, wir
       'Exact /stats': 'control-api',
       'Exact /bartnet/authorize': 'control-api',
       'Prefix /otter': 'control-api',
+      'Prefix /admin': 'control-api',
     });
 
     // The rest of what this set turns on reaches the pods.
@@ -278,6 +280,7 @@ describe('Ingress variants', () => {
     assert.equal(ing.spec.rules.length, 1);
     assert.equal(ing.spec.rules[0]!.host, undefined);
     assert.deepEqual([...new Set(ing.spec.rules[0]!.http.paths.map((p) => p.backend.service.name))], [`${FULLNAME}-gateway`]);
+    assert.ok(!ing.spec.rules[0]!.http.paths.some((p) => (p as unknown as { path: string }).path === '/admin'), 'the admin page is not routed unless asked for');
   });
 });
 

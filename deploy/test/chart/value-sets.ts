@@ -79,6 +79,7 @@ export const VALUE_SETS: Record<string, Values> = {
       hosts: ['rt.example.com'],
       tls: [{ secretName: 'rt-example-tls', hosts: ['rt.example.com'] }],
       annotations: { 'cert-manager.io/cluster-issuer': 'letsencrypt' },
+      admin: true,
     },
     metrics: {
       serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' }, interval: '15s' },
