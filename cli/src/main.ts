@@ -115,12 +115,14 @@ async function run(role: Role, c: CliConfig): Promise<number> {
       `  native protocol:  ${ws}/v1/ws?tenant=${tenant}`,
       `  site protocol:    ${ws}/ws?site=${tenant}`,
       `  other dialects:   ${ws}/bartnet  ${ws}/otter?tenant=${tenant}  ${ws}/monorail/<resource>?tenant=${tenant}  ${ws}/hook/<path>?tenant=<id>`,
+      `  event stream:     curl -N '${server.url}/v1/sse?tenant=${tenant}&channel=chat:lobby' -H 'Authorization: Bearer <token>'`,
     );
   }
   if (role !== 'gateway') {
     lines.push(
       `  site token:       curl '${server.url}/token?site=${tenant}'`,
       `  publish (REST):   curl -X POST ${server.url}/v1/publish -H 'Authorization: Bearer <backendSecret>' -d '{"tenant":"${tenant}","channel":"chat:lobby","data":{"text":"hi"}}'`,
+      `  admin page:       ${server.url}/admin (asks for the adminToken)`,
     );
   }
   lines.push(`  health, metrics:  ${server.url}/healthz  ${server.url}/readyz  ${server.url}/metrics`, 'Stop with Ctrl-C.');
