@@ -70,6 +70,11 @@ test('sse: one stream carries several channels, in order, with event ids holding
   assert.deepEqual(ids, ['2.T_0', '2.T_0', '3.T_0', '4.T_0']);
   assert.equal(await metric(s, /^switchyard_connections\{dialect="sse",role="dev"\} (\d+)/m), 1);
   r.close();
+  // Resumed: the channel with history is recovered; the one without cannot be.
+  const again = new SseReader(sseUrl(s.url, ['chat:a', 'live:b']), { authorization: `Bearer ${token()}`, 'last-event-id': r.lastEventId });
+  t.after(() => again.close());
+  assert.deepEqual((await subscribed(again)).channels.map((c) => c.recovered), [true, false]);
+  again.close();
   await eventually(async () => (await metric(s, /^switchyard_connections\{dialect="sse",role="dev"\} (\d+)/m)) === 0, 'the closed stream is no longer counted');
 });
 

@@ -133,7 +133,10 @@ export class SseDialect implements Dialect<typeof SUBSCRIBE> {
       // A resume in the same epoch replays after its seq; from another epoch (or past the end), from the start.
       const seq = from === undefined ? sub.last : from.tag === tag && from.seq <= sub.last ? from.seq : 0;
       st.positions[i] = { seq, tag };
-      return { channel: sub.channel.name, last: sub.last, recovered: sub.recovered && !st.resumeUnreadable, epoch: sub.epoch };
+      // A channel without history (epoch '') keeps nothing to resume from: what was published
+      // while the stream was away is gone, though the subscribe cannot tell.
+      const lost = st.resumeUnreadable || (st.resume !== undefined && sub.epoch === '');
+      return { channel: sub.channel.name, last: sub.last, recovered: sub.recovered && !lost, epoch: sub.epoch };
     });
     return namedEvent('subscribed', { conn: s.id, node: this.ctx.nodeId, channels }, formatEventId(st.positions));
   }
