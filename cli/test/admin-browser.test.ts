@@ -1,12 +1,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { signClientToken } from '@switchyard/shared';
 import { TENANTS, eventually, launchChromium } from '@switchyard/testkit';
-import { ROOT, listeningPort, run } from './cli-process.js';
+import { ROOT, listeningPort, run, tenantsFile } from './cli-process.js';
 import { connect, type Client } from './helpers.js';
 
 // Issue 14, part 3, in a real browser (Debian's Chromium through playwright-core) against a
@@ -42,11 +42,7 @@ const stored = (page: Page): Promise<[string | null, string | null]> =>
   }, TOKEN_KEY);
 
 test('admin page in Chromium: sign in, live figures and charts, inspector, publish form, connection lookup and disconnect, token storage', { timeout: SHOT ? 240_000 : 120_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sy-admin-browser-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const tenantsFile = join(dir, 'tenants.json');
-  writeFileSync(tenantsFile, JSON.stringify(TENANTS));
-  const dev = run(t, ['dev', '--host', '127.0.0.1', '--port', '0', '--tenants', tenantsFile, '--node-id', 'dev1']);
+  const dev = run(t, ['dev', '--host', '127.0.0.1', '--port', '0', '--tenants', tenantsFile(t), '--node-id', 'dev1']);
   const base = `http://127.0.0.1:${await listeningPort(dev)}`;
   await eventually(async () => (await fetch(`${base}/readyz`)).status === 200, 'dev ready');
 
@@ -149,6 +145,8 @@ test('admin page in Chromium: sign in, live figures and charts, inspector, publi
     await page.$$eval('#conn-info dd', (dd) => Object.fromEntries(dd.map((d) => [d.getAttribute('data-field'), d.textContent]))).then((f) => [f.conn, f.tenant, f.dialect, f.user, f.subscriptions]),
     [alice.conn, 'demo', 'native', 'alice', '2'],
   );
+  const dir = mkdtempSync(join(tmpdir(), 'sy-admin-shot-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const shot = SHOT !== undefined ? resolve(ROOT, SHOT) : join(dir, 'admin.png');
   await page.screenshot({ path: shot, fullPage: true });
   const png = readFileSync(shot);

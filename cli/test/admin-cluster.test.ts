@@ -1,12 +1,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { signClientToken } from '@switchyard/shared';
 import { TENANTS, eventually, startNatsServer } from '@switchyard/testkit';
-import { startProc, type Proc } from './cli-process.js';
+import { startProc, tenantsFile, type Proc } from './cli-process.js';
 import { connect, type Client } from './helpers.js';
 
 // Issue 14, part 3, in a cluster of real processes: nats-server, a control API and gateways
@@ -54,15 +51,10 @@ async function native(t: TestContext, gw: Proc, user: string, channels: readonly
 }
 
 test('admin in a cluster: nodes, readiness, dialects, busiest channels, exact sums, connections on any node, and nodes that stop, drain or die', { timeout: 180_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sy-admin-'));
-  const tenantsFile = join(dir, 'tenants.json');
-  writeFileSync(tenantsFile, JSON.stringify(TENANTS));
+  const tenants = tenantsFile(t);
   const nats = await startNatsServer();
-  t.after(async () => {
-    await nats.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const common = ['--nats', nats.url, '--nats-prefix', `a${randomBytes(4).toString('hex')}`, '--tenants', tenantsFile];
+  t.after(() => nats.stop());
+  const common = ['--nats', nats.url, '--nats-prefix', `a${randomBytes(4).toString('hex')}`, '--tenants', tenants];
   const control = await startProc(t, 'cp', 'control-api', [...common, '--node-id', 'cp']);
   const [ga, gb, gt] = await Promise.all([
     // ga drains for a minute on SIGTERM: long enough to be seen draining.

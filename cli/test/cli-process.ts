@@ -1,5 +1,9 @@
 import type { TestContext } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { TENANTS } from '@switchyard/testkit';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withDeadline } from './helpers.js';
@@ -69,4 +73,26 @@ export async function startProc(t: TestContext, name: string, role: Proc['role']
   const r = run(t, [role, '--host', '127.0.0.1', '--port', '0', ...args]);
   const port = await listeningPort(r, 20_000);
   return { name, role, run: r, port, url: `http://127.0.0.1:${port}`, pid: r.child.pid as number };
+}
+
+/** The test tenants (testkit's TENANTS, or `tenants`) as a file for `--tenants`, removed when the test ends. */
+export function tenantsFile(t: TestContext, tenants: unknown = TENANTS): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-tenants-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'tenants.json');
+  writeFileSync(file, JSON.stringify(tenants));
+  return file;
+}
+
+/**
+ * A port nothing listens on now, for a server that must come back on the same port after a
+ * kill: one the kernel picks for `--port 0` is bound without SO_REUSEADDR, and the killed
+ * server's connections would hold it for a minute.
+ */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

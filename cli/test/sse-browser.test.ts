@@ -1,13 +1,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { signClientToken } from '@switchyard/shared';
-import { TENANTS, eventually, launchChromium } from '@switchyard/testkit';
-import { listeningPort, run, type Run } from './cli-process.js';
+import { eventually, launchChromium } from '@switchyard/testkit';
+import { freePort, listeningPort, run, tenantsFile, type Run } from './cli-process.js';
 
 // Issue 14, SSE in a real browser: Chromium's own EventSource, on a page of another origin,
 // streams two channels from a `switchyard dev` process. The stream is ended by a backend
@@ -17,14 +14,6 @@ import { listeningPort, run, type Run } from './cli-process.js';
 
 const CHANNELS = ['chat:b1', 'logs:b2'];
 const BACKEND = { authorization: 'Bearer demo-backend-secret', 'content-type': 'application/json' };
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((r) => probe.close(() => r()));
-  return port;
-}
 
 async function startPage(t: TestContext): Promise<string> {
   const page = `<!doctype html><meta charset="utf-8"><title>sse</title><script>
@@ -48,14 +37,9 @@ async function startPage(t: TestContext): Promise<string> {
 }
 
 test('sse in Chromium: EventSource resumes with Last-Event-ID after the stream ends, and keeps retrying through a server restart', { timeout: 90_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sy-sse-browser-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const tenantsFile = join(dir, 'tenants.json');
-  writeFileSync(tenantsFile, JSON.stringify(TENANTS));
+  const tenants = tenantsFile(t);
   const site = await startPage(t);
-  const start = (port: number): Run => run(t, ['dev', '--host', '127.0.0.1', '--port', String(port), '--tenants', tenantsFile, '--cors-origins', site]);
-  // A port of our own choosing: one the kernel picked for `--port 0` is bound without
-  // SO_REUSEADDR, and the killed server's connections would keep it for a minute.
+  const start = (port: number): Run => run(t, ['dev', '--host', '127.0.0.1', '--port', String(port), '--tenants', tenants, '--cors-origins', site]);
   const port = await freePort();
   let server = start(port);
   await listeningPort(server);

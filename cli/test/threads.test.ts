@@ -1,24 +1,16 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { signClientToken } from '@switchyard/shared';
 import { eventually } from '@switchyard/testkit';
 import { startCluster } from './cluster-helpers.js';
-import { TENANTS, connect, publish, withDeadline, type Client } from './helpers.js';
+import { connect, publish, withDeadline, type Client } from './helpers.js';
 import { autoThreads, cgroupCpuLimit } from '../src/threads.js';
-import { listeningPort, run, type Run } from './cli-process.js';
+import { listeningPort, run, tenantsFile, type Run } from './cli-process.js';
 
-function tenantsFile(): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'sy-threads-')), 'tenants.json');
-  writeFileSync(file, JSON.stringify(TENANTS));
-  return file;
-}
 
 /** `switchyard gateway --threads N` as a real process on the cluster's NATS, once ready. */
 async function startThreadedGateway(t: TestContext, natsUrl: string, prefix: string, threads: string, more: string[] = []): Promise<Run & { port: number }> {
-  const gw = run(t, ['gateway', '--port', '0', '--host', '127.0.0.1', '--nats', natsUrl, '--nats-prefix', prefix, '--tenants', tenantsFile(), '--node-id', 'tg', '--threads', threads, ...more]);
+  const gw = run(t, ['gateway', '--port', '0', '--host', '127.0.0.1', '--nats', natsUrl, '--nats-prefix', prefix, '--tenants', tenantsFile(t), '--node-id', 'tg', '--threads', threads, ...more]);
   const port = await listeningPort(gw, 15_000);
   await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 'the threaded gateway is ready', { timeoutMs: 10_000, everyMs: 50 });
   return { ...gw, port };
@@ -93,7 +85,7 @@ test('threads: more than one thread needs a gateway on NATS; bad counts are refu
     await closed;
     return { code, err: r.stderr() };
   };
-  const file = tenantsFile();
+  const file = tenantsFile(t);
   const dev = await exited(['dev', '--port', '0', '--tenants', file, '--threads', '2']);
   assert.equal(dev.code, 2);
   assert.match(dev.err, /--threads 2 needs a cluster/);
@@ -122,9 +114,9 @@ test('threads: auto is the usable cores capped by the cgroup CPU limit, rounded 
 
 test('threads: a node id too long for its thread suffix is refused at start, naming the limit', async (t) => {
   const id = 'n'.repeat(61);
-  const r = run(t, ['gateway', '--port', '0', '--nats', 'nats://127.0.0.1:1', '--tenants', tenantsFile(), '--node-id', id, '--threads', '2']);
+  const r = run(t, ['gateway', '--port', '0', '--nats', 'nats://127.0.0.1:1', '--tenants', tenantsFile(t), '--node-id', id, '--threads', '2']);
   assert.equal(await withDeadline(r.exit, 10_000, 'exit'), 2);
   assert.match(r.stderr(), /with --threads 2, --node-id must be at most 60 characters/);
-  const one = run(t, ['gateway', '--port', '0', '--nats', 'nats://127.0.0.1:1', '--tenants', tenantsFile(), '--node-id', 'n'.repeat(63), '--threads', '1']);
+  const one = run(t, ['gateway', '--port', '0', '--nats', 'nats://127.0.0.1:1', '--tenants', tenantsFile(t), '--node-id', 'n'.repeat(63), '--threads', '1']);
   await listeningPort(one, 10_000); // 63 characters are fine on one thread
 });

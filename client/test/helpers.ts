@@ -5,30 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TENANTS, withDeadline } from '@switchyard/testkit';
 import { listeningPort, run, type Run } from '../../cli/test/cli-process.js';
+export { freePort, tenantsFile } from '../../cli/test/cli-process.js';
 import { delay } from '../../cli/test/faults/clock.js';
 import type { Message, SubscribedInfo, Subscription, SwitchyardError } from '@switchyard/client';
 
 export { delay };
 
 export const BACKEND = { authorization: 'Bearer demo-backend-secret', 'content-type': 'application/json' };
-
-/** The test tenants (testkit's TENANTS: `demo` with chat/small/live/logs, anonymous `other`) as a file, removed when the test ends. */
-export function tenantsFile(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sy-client-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'tenants.json');
-  writeFileSync(file, JSON.stringify(TENANTS));
-  return file;
-}
-
-/** A port nothing listens on right now (for a server that must come back on the same one). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A `switchyard dev` process (the built dist, as users run it), on loopback. */
 export interface Dev {

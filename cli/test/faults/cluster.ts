@@ -1,10 +1,7 @@
 import type { TestContext } from 'node:test';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startNatsServer, TENANTS, eventually, type NatsServer } from '@switchyard/testkit';
-import { startProc, type Proc } from '../cli-process.js';
+import { startNatsServer, eventually, type NatsServer } from '@switchyard/testkit';
+import { startProc, tenantsFile, type Proc } from '../cli-process.js';
 
 export type { Proc };
 
@@ -42,15 +39,10 @@ export class FaultCluster {
 
   /** Starts everything and resolves once every process answers `/readyz` with 200; `gateway0` flags go to the first gateway. */
   static async start(t: TestContext, gateway0: readonly string[] = []): Promise<FaultCluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'sy-faults-'));
-    const tenantsFile = join(dir, 'tenants.json');
-    writeFileSync(tenantsFile, JSON.stringify(TENANTS));
+    const tenants = tenantsFile(t);
     const nats = await startNatsServer();
-    t.after(async () => {
-      await nats.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const c = new FaultCluster(t, nats, tenantsFile, `f${randomBytes(4).toString('hex')}`);
+    t.after(() => nats.stop());
+    const c = new FaultCluster(t, nats, tenants, `f${randomBytes(4).toString('hex')}`);
     await c.startControl();
     await Promise.all([c.startGateway(0, gateway0), c.startGateway(1)]);
     await eventually(async () => {
