@@ -21,4 +21,5 @@ export * from './http/server.js';
 export * from './http/cors.js';
 export * from './http/ops.js';
 export * from './auth/bartnet-credential.js';
+export * from './auth/webhook-signature.js';
 export * from './model/hidden.js';

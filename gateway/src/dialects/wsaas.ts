@@ -3,6 +3,8 @@ import {
   ErrorCode,
   ProtocolError,
   findTenant,
+  signWebhook,
+  WEBHOOK_SIGNATURE_HEADER,
   type Tenant,
   type TenantRegistry,
   type WebhookOptions,
@@ -85,12 +87,17 @@ export class WsaasDialect implements Dialect<WsaasRequest> {
     };
   }
 
-  /** One webhook call, bounded by the tenant's timeout; HTTP errors and timeouts become ProtocolErrors. */
+  /**
+   * One webhook call, signed (`Switchyard-Signature`, signed when sent, so a PUT that waited in
+   * the queue is fresh) and bounded by the tenant's timeout; HTTP errors and timeouts become
+   * ProtocolErrors.
+   */
   private async call(hook: WebhookOptions, method: string, init: { headers: Record<string, string>; body: string }): Promise<Response> {
     const done = this.ctx.metrics.webhookSeconds.startTimer({ method });
+    const headers = { ...init.headers, [WEBHOOK_SIGNATURE_HEADER]: signWebhook(hook.signingKeys, method, init.body, Math.floor(Date.now() / 1000)) };
     let res: Response;
     try {
-      res = await fetch(hook.url, { method, ...init, signal: AbortSignal.timeout(hook.timeoutMs) });
+      res = await fetch(hook.url, { method, headers, body: init.body, signal: AbortSignal.timeout(hook.timeoutMs) });
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError';
       done({ outcome: timedOut ? 'timeout' : 'unreachable' });

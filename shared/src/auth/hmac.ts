@@ -16,7 +16,7 @@ export const hmacHex = (key: string, data: string): string => hmacSha256(key, da
  * with the raw `secret`, so a presence string shaped like a JWT's signing input yielded a
  * native token. The seeds' own formulas (site channel `auth`, `/post` auth) keep the raw secret.
  */
-export type KeyPurpose = 'native-token' | 'site-token' | 'otter-presence' | 'otter-backend' | 'bartnet-credential';
+export type KeyPurpose = 'native-token' | 'site-token' | 'otter-presence' | 'otter-backend' | 'bartnet-credential' | 'webhook-signature';
 
 /**
  * The key for one purpose: lowercase hex of HMAC-SHA256(secret, `switchyard/<purpose>/v1`),

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { isValidChannel } from '../model/channel.js';
 import { parseOrigins } from '../http/cors.js';
+import { purposeKey } from '../auth/hmac.js';
 import {
   DEFAULT_BARTNET,
   DEFAULT_NAMESPACE,
   DEFAULT_MAX_CHANNELS,
+  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
   DEFAULT_OTTER,
   type BartnetOptions,
   type OtterOptions,
@@ -44,8 +46,8 @@ export function loadTenantsFile(path: string): TenantRegistry {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish']);
-const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook', 'monorail', 'maxConnections', 'maxChannels', 'corsOrigins']);
+const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish', 'delta']);
+const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook', 'monorail', 'maxConnections', 'maxChannels', 'corsOrigins', 'idempotencyWindowSeconds']);
 
 /** Validates a parsed tenants document. Unknown keys are errors: a typo must not pass silently. */
 export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry {
@@ -73,12 +75,12 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
       }
       return x;
     };
-    const bool = (k: 'presence' | 'clientPublish'): boolean => {
+    const bool = (k: 'presence' | 'clientPublish' | 'delta'): boolean => {
       const x = v[k];
-      if (x === undefined) return base[k];
+      if (x === undefined) return base[k] === true;
       if (typeof x !== 'boolean') {
         bad(`${path}.${k}`, 'must be true or false');
-        return base[k];
+        return base[k] === true;
       }
       return x;
     };
@@ -87,6 +89,8 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
       historyTtlSeconds: int('historyTtlSeconds', 10 * 365 * 86400),
       presence: bool('presence'),
       clientPublish: bool('clientPublish'),
+      // Only when on: absent means off (the engines' internal namespaces leave it out too).
+      ...(bool('delta') ? { delta: true } : {}),
     });
   };
 
@@ -175,7 +179,7 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
           const wp = `${path}.webhook`;
           if (!isObj(w)) bad(wp, 'must be an object');
           else {
-            for (const k of Object.keys(w)) if (!['url', 'timeoutMs', 'requireBearer', 'maxQueue'].includes(k)) bad(`${wp}.${k}`, 'unknown key');
+            for (const k of Object.keys(w)) if (!['url', 'timeoutMs', 'requireBearer', 'maxQueue', 'secret'].includes(k)) bad(`${wp}.${k}`, 'unknown key');
             const url = typeof w.url === 'string' ? normalizeUrl(w.url) : undefined;
             if (url === undefined) bad(`${wp}.url`, 'must be an http(s) URL (the scheme may be left out: http is assumed)');
             const num = (k: 'timeoutMs' | 'maxQueue', dflt: number, min: number, max: number): number => {
@@ -193,6 +197,7 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
               timeoutMs: num('timeoutMs', 5000, 10, 120_000),
               requireBearer: w.requireBearer !== false,
               maxQueue: num('maxQueue', 100, 1, 100_000),
+              signingKeys: webhookKeys(w.secret, `${wp}.secret`, t, bad),
             });
           }
         }
@@ -251,6 +256,7 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
             maxConnections: limit('maxConnections', 0),
             maxChannels: limit('maxChannels', DEFAULT_MAX_CHANNELS),
             corsOrigins: origins(t.corsOrigins, `${path}.corsOrigins`),
+            idempotencyWindowSeconds: idempotencyWindow(t.idempotencyWindowSeconds, `${path}.idempotencyWindowSeconds`, bad),
           }),
         );
       }
@@ -281,6 +287,44 @@ export function withApiUri(reg: TenantRegistry, apiUri: string): TenantRegistry 
   const url = normalizeUrl(apiUri);
   if (url === undefined) throw new TenantsConfigError([`API_URI: not an http(s) URL: ${apiUri}`], 'API_URI');
   const [t] = [...reg.tenants.values()] as [Tenant];
-  const webhook: WebhookOptions = Object.freeze({ timeoutMs: 5000, requireBearer: true, maxQueue: 100, ...t.webhook, url });
+  const signingKeys = Object.freeze([purposeKey(t.backendSecret, 'webhook-signature')]);
+  const webhook: WebhookOptions = Object.freeze({ timeoutMs: 5000, requireBearer: true, maxQueue: 100, signingKeys, ...t.webhook, url });
   return Object.freeze({ adminToken: reg.adminToken, tenants: new Map([[t.id, Object.freeze({ ...t, webhook })]]) });
+}
+
+/** At most this many webhook secrets: the current one and those being rotated out. */
+const MAX_WEBHOOK_SECRETS = 4;
+
+/**
+ * The keys that sign a tenant's webhook calls (WebhookOptions.signingKeys): `webhook.secret`, a
+ * string or a list (rotation: every one signs), used as is; when absent, a key derived from
+ * `backendSecret`, so every webhook is signed and a backend that holds its backendSecret can
+ * verify with no new setting. An explicit secret must differ from the tenant's other secrets:
+ * raw `secret` and `postSecret` sign seed-defined texts and `backendSecret` is a bearer, and a
+ * key serves one purpose only (docs/security.md).
+ */
+function webhookKeys(v: unknown, at: string, t: Obj, bad: (path: string, msg: string) => void): readonly string[] {
+  if (v === undefined) return Object.freeze([purposeKey(typeof t.backendSecret === 'string' ? t.backendSecret : '', 'webhook-signature')]);
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_WEBHOOK_SECRETS) {
+    bad(at, `must be a string or a list of 1 to ${MAX_WEBHOOK_SECRETS} strings (the first is the current secret)`);
+    return Object.freeze(['']);
+  }
+  const seen = new Set<string>();
+  for (const [i, s] of list.entries()) {
+    const p = Array.isArray(v) ? `${at}[${i}]` : at;
+    if (typeof s !== 'string' || s.length < 16 || s.length > 1024) bad(p, 'must be a string of 16 to 1024 characters');
+    else if (seen.has(s)) bad(p, 'appears twice');
+    else if (s === t.secret || s === t.postSecret || s === t.backendSecret) bad(p, 'must differ from secret, postSecret and backendSecret (one key, one purpose)');
+    seen.add(String(s));
+  }
+  return Object.freeze(list.map(String));
+}
+
+/** A tenant's `idempotencyWindowSeconds`: 1 s to a day (JetStream keeps every id of the window in memory). */
+function idempotencyWindow(v: unknown, at: string, bad: (path: string, msg: string) => void): number {
+  if (v === undefined) return DEFAULT_IDEMPOTENCY_WINDOW_SECONDS;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 86_400) return v;
+  bad(at, 'must be an integer from 1 to 86400 (seconds)');
+  return DEFAULT_IDEMPOTENCY_WINDOW_SECONDS;
 }

@@ -10,6 +10,11 @@ export interface NamespaceOptions {
   readonly presence: boolean;
   /** Whether clients (not only backends) may publish to the channel. */
   readonly clientPublish: boolean;
+  /**
+   * Whether native subscribers may ask for delta compression (each message after the first
+   * as a fossil delta against the previous one; docs/protocol.md#delta-compression). Absent: off.
+   */
+  readonly delta?: boolean;
 }
 
 export const DEFAULT_NAMESPACE: NamespaceOptions = Object.freeze({
@@ -46,10 +51,15 @@ export interface Tenant {
   readonly maxChannels: number;
   /** Origins whose pages may call the tenant's browser-facing routes; undefined: `--cors-origins`. */
   readonly corsOrigins: readonly string[] | undefined;
+  /** How long an `Idempotency-Key` of a REST publish is remembered, seconds (docs/control-api.md). */
+  readonly idempotencyWindowSeconds: number;
 }
 
 /** The default of a tenant's `maxChannels`. */
 export const DEFAULT_MAX_CHANNELS = 100_000;
+
+/** The default of a tenant's `idempotencyWindowSeconds`: JetStream's own default duplicate window. */
+export const DEFAULT_IDEMPOTENCY_WINDOW_SECONDS = 120;
 
 /** A MonoRail resource: a collection of items with ids, or a channel (topic). */
 export type MonorailResource =
@@ -65,6 +75,12 @@ export interface WebhookOptions {
   readonly requireBearer: boolean;
   /** Client frames waiting for their PUT before the connection is closed with 4102. */
   readonly maxQueue: number;
+  /**
+   * The HMAC keys of the `Switchyard-Signature` header, one `v1` each, in order (never empty):
+   * `webhook.secret` (a string or a list, for rotation), or else
+   * `purposeKey(backendSecret, 'webhook-signature')`.
+   */
+  readonly signingKeys: readonly string[];
 }
 
 export interface BartnetOptions {
@@ -113,6 +129,7 @@ export const UNBOUND_TENANT: Tenant = Object.freeze({
   maxConnections: 0,
   maxChannels: 0,
   corsOrigins: undefined,
+  idempotencyWindowSeconds: DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
 });
 
 /**
