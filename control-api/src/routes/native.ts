@@ -4,12 +4,17 @@ import {
   MAX_CLIENT_TOKEN_LENGTH,
   MAX_JSON_DEPTH,
   ProtocolError,
+  checkIdempotencyKey,
+  idempotencyWindowMs,
   isPlainObject,
   jsonTooDeep,
   payloadText,
   resolveChannel,
   signClientToken,
   type ChannelRef,
+  type Published,
+  type PublishOptions,
+  type Tenant,
 } from '@switchyard/shared';
 import { requireBackend, tenantOf } from '../auth.js';
 import type { ControlContext } from '../context.js';
@@ -18,6 +23,15 @@ import { routeFor } from './route.js';
 
 /** At most this many channels (or messages) in one publish request. */
 const MAX_BATCH = 100;
+
+/** A publish's idempotency key as the engine takes it (none: undefined). */
+function once(tenant: Tenant, ref: ChannelRef, key: string | undefined): PublishOptions | undefined {
+  return key === undefined ? undefined : { idempotency: { key, windowMs: idempotencyWindowMs(tenant.idempotencyWindowSeconds, ref.opts) } };
+}
+
+/** One publish's answer; `duplicate` only when it had a key (true: it published nothing). */
+const published = (ref: ChannelRef, m: Published, key: string | undefined) =>
+  key === undefined ? { channel: ref.name, seq: m.seq, time: m.time } : { channel: ref.name, seq: m.seq, time: m.time, duplicate: m.duplicate === true };
 
 /** The native REST API for backends, under /v1 (docs/control-api.md). */
 export function mountNativeRoutes(app: TemplatedApp, ctx: ControlContext): void {
@@ -30,35 +44,46 @@ export function mountNativeRoutes(app: TemplatedApp, ctx: ControlContext): void 
     requireBackend(req, tenant);
     const forms = [body.channel, body.channels, body.messages].filter((f) => f !== undefined).length;
     if (forms > 1) throw new ProtocolError(ErrorCode.BadRequest, 'give one of channel, channels and messages');
-    let batch: { ref: ChannelRef; data: string }[];
+    // Keys are scoped to the channel: one header key serves every channel of `channels`.
+    const header = req.headers.get('idempotency-key');
+    const headerKey = header === undefined ? undefined : checkIdempotencyKey(header, 'the Idempotency-Key header');
+    let batch: { ref: ChannelRef; data: string; key: string | undefined }[];
     if (body.messages !== undefined) {
       if (!Array.isArray(body.messages) || body.messages.length === 0 || body.messages.length > MAX_BATCH) {
         throw new ProtocolError(ErrorCode.BadRequest, `messages must be an array of 1 to ${MAX_BATCH} {channel, data} objects`);
       }
-      batch = body.messages.map((m: unknown) => {
+      if (headerKey !== undefined) {
+        throw new ProtocolError(ErrorCode.BadRequest, 'with messages, give each message its own key field instead of the Idempotency-Key header');
+      }
+      const keyed = new Set<string>();
+      batch = body.messages.map((m: unknown, i: number) => {
         if (!isPlainObject(m)) throw new ProtocolError(ErrorCode.BadRequest, 'each of messages must be a {channel, data} object');
-        return { ref: resolveChannel(tenant, m.channel), data: payloadText(m.data) };
+        const ref = resolveChannel(tenant, m.channel);
+        const key = m.key === undefined ? undefined : checkIdempotencyKey(m.key, `messages[${i}].key`);
+        if (key !== undefined) {
+          const scope = `${ref.name}\n${key}`;
+          if (keyed.has(scope)) throw new ProtocolError(ErrorCode.BadRequest, `messages[${i}].key repeats the key of an earlier message to ${ref.name}`);
+          keyed.add(scope);
+        }
+        return { ref, data: payloadText(m.data), key };
       });
     } else if (body.channels !== undefined) {
       if (!Array.isArray(body.channels) || body.channels.length === 0 || body.channels.length > MAX_BATCH) {
         throw new ProtocolError(ErrorCode.BadRequest, `channels must be an array of 1 to ${MAX_BATCH} channel names`);
       }
       const data = payloadText(body.data);
-      batch = body.channels.map((c) => ({ ref: resolveChannel(tenant, c), data }));
+      batch = body.channels.map((c) => ({ ref: resolveChannel(tenant, c), data, key: headerKey }));
     } else {
       const ref = resolveChannel(tenant, body.channel);
-      const m = await ctx.publisher.publish(ref, payloadText(body.data));
-      return { status: 200, body: { channel: ref.name, seq: m.seq, time: m.time } };
+      const m = await ctx.publisher.publish(ref, payloadText(body.data), undefined, once(tenant, ref, headerKey));
+      return { status: 200, body: published(ref, m, headerKey) };
     }
     // Everything is checked before anything is published. The publishes are handed to the
     // engine in the order given and not awaited one by one: the engine keeps that order per
     // channel (one connection to the broker), and a batch costs one round trip, not one each.
     for (const { data } of batch) ctx.publisher.check(data);
     const results = await Promise.all(
-      batch.map(async ({ ref, data }) => {
-        const m = await ctx.publisher.publish(ref, data);
-        return { channel: ref.name, seq: m.seq, time: m.time };
-      }),
+      batch.map(async ({ ref, data, key }) => published(ref, await ctx.publisher.publish(ref, data, undefined, once(tenant, ref, key)), key)),
     );
     return { status: 200, body: { results } };
   });

@@ -19,7 +19,10 @@ import {
   type HistoryPage,
   type Presence,
   type PresenceEntry,
+  type PublishOptions,
+  type Published,
 } from './engine.js';
+import { DEFAULT_MAX_IDEMPOTENCY_KEYS, IdempotencyMap } from './idempotency.js';
 import { MessageRing } from './ring.js';
 import { LocalPresence } from './local-presence.js';
 import { ErrorCode, ProtocolError } from '../codes.js';
@@ -31,6 +34,8 @@ export interface EmbeddedEngineOptions {
   readonly channelLimit?: (tenant: string) => number;
   /** How often idle channels' state is dropped, ms. */
   readonly sweepMs?: number;
+  /** Idempotency keys remembered at once (default 100,000); past it the oldest are forgotten early. */
+  readonly maxIdempotencyKeys?: number;
 }
 
 /** A channel's numbered history on this node, and the epoch its seqs belong to. */
@@ -74,10 +79,13 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
   private readonly now: () => number;
   private readonly channelLimit: (tenant: string) => number;
   private readonly sweeper: NodeJS.Timeout;
+  /** Idempotency keys of recent publishes (the cluster engine leaves this to JetStream). */
+  readonly idempotency: IdempotencyMap;
 
   constructor(o: EmbeddedEngineOptions = {}) {
     this.now = o.now ?? Date.now;
     this.channelLimit = o.channelLimit ?? (() => 0);
+    this.idempotency = new IdempotencyMap(o.maxIdempotencyKeys ?? DEFAULT_MAX_IDEMPOTENCY_KEYS, this.now);
     this.sweeper = setInterval(() => this.sweep(), o.sweepMs ?? 10_000).unref();
   }
 
@@ -107,9 +115,10 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
     return log;
   }
 
-  /** Drops the logs that retain nothing and have no subscriber here. */
+  /** Drops the logs that retain nothing and have no subscriber here, and expired idempotency keys. */
   sweep(): void {
     const now = this.now();
+    this.idempotency.sweep(now);
     for (const [key, log] of this.logs) {
       if (this.interest.has(key) || !log.ring.isEmpty(now)) continue;
       this.logs.delete(key);
@@ -119,7 +128,14 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
     }
   }
 
-  publish(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message> {
+  publish(ch: ChannelRef, data: string, from?: ClientInfo, opts?: PublishOptions): Promise<Published> {
+    const idem = opts?.idempotency;
+    if (idem === undefined) return this.append(ch, data, from);
+    // ch.key has no control characters: the newline cannot be forged by a channel name.
+    return this.idempotency.run(`${ch.key}\n${idem.key}`, idem.windowMs, data, () => this.append(ch, data, from));
+  }
+
+  private append(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message> {
     let log: ChannelLog | undefined;
     if (ch.opts.history > 0) {
       try {

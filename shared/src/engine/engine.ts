@@ -16,13 +16,39 @@ import type { Metrics } from '../metrics.js';
  */
 export type DeliveryHandler = (ch: ChannelRef, msg: Message) => void;
 
+/** A key that makes a publish idempotent (docs/control-api.md#idempotent-publishes). */
+export interface IdempotencyKey {
+  /** The caller's key (`checkIdempotencyKey`); scoped to the channel, and so to its tenant. */
+  readonly key: string;
+  /** How long the key is remembered after the first publish with it, ms (`idempotencyWindowMs`). */
+  readonly windowMs: number;
+}
+
+export interface PublishOptions {
+  /**
+   * A publish to the same channel with the same key within the window publishes nothing and
+   * resolves with the first one's seq and time, marked `duplicate`; so do publishes racing
+   * the first one, on this node and (cluster) on any other.
+   */
+  readonly idempotency?: IdempotencyKey;
+}
+
+/**
+ * What a publish resolves with: the stored message, or for a repeated key the first one's
+ * seq and time (its `data` and `from` may be the repeat's: only seq and time are kept).
+ */
+export interface Published extends Message {
+  /** Set (true) only when an idempotency key was repeated and nothing was published. */
+  readonly duplicate?: true;
+}
+
 export interface Broker {
   /**
    * Stores the message in the channel's history (if its namespace keeps one) and relays it to
    * every node interested in the channel, this one included. Resolves with the stored message
    * (its seq assigned) once it is durable; rejects with `unavailable` when it is not.
    */
-  publish(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message>;
+  publish(ch: ChannelRef, data: string, from?: ClientInfo, opts?: PublishOptions): Promise<Published>;
   /**
    * Hands a client's publish to backends listening on the broker (cluster: the
    * `<prefix>.up.<tenant>.<channel>` subject). At most once; a no-op where no broker exists.

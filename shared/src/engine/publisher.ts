@@ -3,7 +3,9 @@ import type { ClientInfo, Message } from '../model/message.js';
 import type { Metrics } from '../metrics.js';
 import { ErrorCode, ProtocolError } from '../codes.js';
 import { checkDepth } from '../json.js';
-import type { Engine } from './engine.js';
+import type { Engine, PublishOptions, Published } from './engine.js';
+
+export { checkIdempotencyKey, idempotencyWindowMs, IDEMPOTENCY_KEY_RE } from './idempotency.js';
 
 /**
  * The one way a message enters a channel, whichever face it came from (REST, client frame):
@@ -29,21 +31,26 @@ export class Publisher {
     return bytes;
   }
 
-  /** Rejects (never throws) on a refused message. One reaction per publish, not an async function's two. */
-  publish(ch: ChannelRef, data: string, from?: ClientInfo): Promise<Message> {
+  /**
+   * Rejects (never throws) on a refused message. One reaction per publish, not an async
+   * function's two. With `opts.idempotency`, a repeated key resolves `duplicate` (see
+   * Broker.publish) and is not counted as a message in.
+   */
+  publish(ch: ChannelRef, data: string, from?: ClientInfo, opts?: PublishOptions): Promise<Published> {
     let bytes: number;
     let t0: number;
-    let stored: Promise<Message>;
+    let stored: Promise<Published>;
     try {
       bytes = this.check(data);
       if (!this.engine.ready()) throw new ProtocolError(ErrorCode.Unavailable, 'engine unavailable', true);
       t0 = performance.now();
-      stored = this.engine.broker.publish(ch, data, from);
+      stored = this.engine.broker.publish(ch, data, from, opts);
     } catch (err) {
       return Promise.reject(err);
     }
     return stored.then((msg) => {
       this.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
+      if (msg.duplicate === true) return msg;
       const s = this.metrics.stats;
       s.messagesIn++;
       if (from !== undefined) s.messagesInFromClients++;

@@ -43,7 +43,7 @@ export class NatsEngine implements Engine {
     this.collections = new KvCollections(() => conn.nc(), prefix, log, o.replicas ?? 1);
     this.history = new NatsHistory(conn, subjects, streams, t, log);
     this.relay = new LiveRelay(conn, subjects, this.history, this.collections, t, log);
-    this.broker = new NatsBroker(conn, subjects, this.relay, log);
+    this.broker = new NatsBroker(conn, subjects, this.relay, log, o.replicas ?? 1);
     this.presence = new NatsPresence(conn, subjects, t, log);
     this.nodes = new NatsNodeDirectory(conn, subjects, t, log);
     this.connections = new NatsConnectionRouter(conn, subjects, t, log);

@@ -3,6 +3,7 @@ import type { Logger } from '../../log.js';
 import type { ChannelRef } from '../../model/channel.js';
 import type { NamespaceOptions, TenantRegistry } from '../../model/tenant.js';
 import type { Subjects } from './subjects.js';
+import { idempotencyWindowMs } from '../idempotency.js';
 
 /** One stream per tenant namespace that keeps history. */
 export interface StreamPlan {
@@ -30,8 +31,9 @@ export function planStreams(tenants: TenantRegistry, subjects: Subjects, replica
           num_replicas: replicas,
           max_msgs_per_subject: opts.history,
           max_age: maxAge,
-          // The server rejects a duplicate window longer than max_age (its default is 2 min).
-          duplicate_window: maxAge > 0 ? Math.min(maxAge, 120_000_000_000) : 120_000_000_000,
+          // How long a publish's Nats-Msg-Id (its idempotency key) is remembered: the tenant's
+          // window, at most max_age (the server refuses a longer one).
+          duplicate_window: idempotencyWindowMs(t.idempotencyWindowSeconds, opts) * 1_000_000,
           // The server itself relays each stored message, with its sequence and the previous
           // sequence of the same subject, to the live subject gateways listen on.
           republish: { src: s.history, dest: s.live },
