@@ -237,6 +237,7 @@ export class Client {
     });
     this.host = {
       unsubscribe: (t) => this.unsubscribe(t),
+      resubscribe: (t, why) => this.resubscribe(t, why),
       listenerThrew: (err, what) => this.listenerThrew(err, what),
     };
   }
@@ -703,7 +704,7 @@ export class Client {
         this.subscribeRefused(t, badReply('subscribe', res), gen);
         return;
       }
-      t.subscribed({ channel: t.channel, last: res.last, epoch: res.epoch, recovered: res.recovered === true }, frame);
+      t.subscribed({ channel: t.channel, last: res.last, epoch: res.epoch, recovered: res.recovered === true, delta: res.delta === true }, frame);
     });
   }
 
@@ -721,6 +722,18 @@ export class Client {
       if (gen === this.gen && this._state === 'connected' && this.subs.get(t.channel) === t) this.sendSubscribe(t);
     }, delay);
     t.refused(err, false);
+  }
+
+  /**
+   * A delta of `t` did not apply: unsubscribe and subscribe again on this connection (the
+   * server runs them in order), resuming after the last message delivered; its next
+   * messages come in full first. Frames of the old subscription meanwhile are ignored.
+   */
+  private resubscribe(t: Tracker<any>, why: string): void {
+    this.emitError(SwitchyardError.client(ClientErrorName.BadFrame, `subscription ${t.channel}: ${why}; subscribing again`));
+    if (this._state !== 'connected' || this.subs.get(t.channel) !== t) return;
+    this.command({ type: 'unsubscribe', channel: t.channel }, this.s.commandTimeoutMs, () => {});
+    this.sendSubscribe(t);
   }
 
   private unsubscribe(t: Tracker<any>): Promise<void> {

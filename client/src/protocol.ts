@@ -64,6 +64,8 @@ export interface MessageFrame {
   readonly time: number;
   readonly data: unknown;
   readonly from?: Publisher;
+  /** `data` is a delta against the previous message (docs/protocol.md#delta-compression). */
+  readonly delta?: boolean;
 }
 
 /** The `result` of a successful `subscribe` reply. */
@@ -72,6 +74,8 @@ export interface SubscribeResult {
   readonly last: number;
   readonly recovered: boolean;
   readonly epoch: string;
+  /** Present when the subscribe asked for delta compression: whether it is on. */
+  readonly delta?: boolean;
 }
 
 /** The `result` of a successful `auth` reply. */

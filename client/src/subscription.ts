@@ -51,6 +51,17 @@ export interface SubscriptionEvents<T> {
   unsubscribed: [];
 }
 
+/**
+ * Applies delta-compressed messages (docs/client.md#delta-compression). `fossil` from
+ * `@switchyard/client/delta` is the one the server speaks.
+ */
+export interface DeltaCodec {
+  /** The name the subscribe asks for (`"fossil"`). */
+  readonly name: string;
+  /** `base` with `delta` applied. Throws when it does not apply (its checksum does not match). */
+  apply(base: Uint8Array, delta: Uint8Array): Uint8Array;
+}
+
 export interface SubscribeOptions<T = unknown> {
   /**
    * Where to start. Absent (the default): live only, from now on. `N ≥ 0`: every message
@@ -61,6 +72,14 @@ export interface SubscribeOptions<T = unknown> {
   readonly after?: number;
   /** The epoch `after` belongs to (from an earlier `subscribed` event or `position`); only with `after`. */
   readonly epoch?: string;
+  /**
+   * Asks for delta compression (`fossil` from `@switchyard/client/delta`): where the channel's
+   * namespace allows it, the server sends each message after the first as a delta against
+   * the previous one, and the client rebuilds it. You still get every message whole. A delta
+   * that does not apply makes the client resubscribe (resuming after the last message
+   * delivered); after three, it asks for full messages only.
+   */
+  readonly delta?: DeltaCodec;
   /** Shorthand for `sub.on('message', fn)`. */
   readonly onMessage?: Listener<[Message<T>]>;
   /** Shorthand for `sub.on('subscribed', fn)`. */
@@ -72,6 +91,8 @@ export interface SubscribeOptions<T = unknown> {
 /** What a subscription needs from its client. */
 export interface SubscriptionHost {
   unsubscribe(t: Tracker<any>): Promise<void>;
+  /** A delta did not apply (`why`): subscribe again, the subscription being `subscribing` already. */
+  resubscribe(t: Tracker<any>, why: string): void;
   listenerThrew(err: unknown, what: string): void;
 }
 
@@ -90,6 +111,12 @@ export class Tracker<T = unknown> {
   /** The seq of the last message delivered (or skipped over as known), once a subscribe was answered: the resume point. */
   private floor: number | undefined = undefined;
   private epoch: string | undefined;
+  /** The server sends deltas for this subscription (its last subscribe reply said so). */
+  private deltaOn = false;
+  /** The previous message's delta text (the base of the next delta), once a full message came. */
+  private base: Uint8Array | undefined = undefined;
+  /** Deltas that did not apply; at MAX_DELTA_FAILURES the client asks for full messages only. */
+  private deltaFailures = 0;
 
   constructor(
     readonly channel: string,
@@ -109,10 +136,16 @@ export class Tracker<T = unknown> {
   }
 
   /** The `subscribe` command for the next (re)subscribe. */
-  frame(): { type: 'subscribe'; channel: string; after?: number; epoch?: string } {
+  frame(): { type: 'subscribe'; channel: string; after?: number; epoch?: string; delta?: string } {
     const after = this.floor ?? this.first.after;
-    if (after === undefined) return { type: 'subscribe', channel: this.channel };
-    return this.epoch === undefined ? { type: 'subscribe', channel: this.channel, after } : { type: 'subscribe', channel: this.channel, after, epoch: this.epoch };
+    const codec = this.first.delta;
+    const f: { type: 'subscribe'; channel: string; after?: number; epoch?: string; delta?: string } = { type: 'subscribe', channel: this.channel };
+    if (after !== undefined) {
+      f.after = after;
+      if (this.epoch !== undefined) f.epoch = this.epoch;
+    }
+    if (codec !== undefined && this.deltaFailures < MAX_DELTA_FAILURES) f.delta = codec.name;
+    return f;
   }
 
   /** The server confirmed the subscribe `sent`; the messages it announces come next. */
@@ -136,6 +169,8 @@ export class Tracker<T = unknown> {
       this.floor = sent.after;
     }
     this.epoch = r.epoch;
+    this.deltaOn = r.delta === true && this.first.delta !== undefined;
+    this.base = undefined;
     this.state = 'subscribed';
     this.attempts = 0;
     this.events.emit('subscribed', {
@@ -150,15 +185,58 @@ export class Tracker<T = unknown> {
   /** Delivers `f` unless it is one already delivered in this epoch. */
   message(f: MessageFrame): void {
     if (this.state !== 'subscribed') return;
+    let data = f.data;
+    if (this.deltaOn) {
+      // Before the duplicate check: a full message is the next delta's base even when it is a repeat.
+      if (f.delta === true) {
+        const rebuilt = this.applyDelta(f);
+        if (rebuilt === undefined) return;
+        data = rebuilt;
+      } else {
+        this.base = utf8.encode(deltaText(f.data));
+      }
+    } else if (f.delta === true) {
+      return this.deltaFailed(f, 'a delta on a subscription without delta compression');
+    }
     // seq 0: a channel without history; nothing to order or deduplicate by.
     if (f.seq !== 0) {
       if (this.floor !== undefined && f.seq <= this.floor) return;
       this.floor = f.seq;
     }
     const m: Message<T> = f.from === undefined
-      ? { channel: f.channel, seq: f.seq, time: f.time, data: f.data as T }
-      : { channel: f.channel, seq: f.seq, time: f.time, data: f.data as T, from: f.from };
+      ? { channel: f.channel, seq: f.seq, time: f.time, data: data as T }
+      : { channel: f.channel, seq: f.seq, time: f.time, data: data as T, from: f.from };
     this.events.emit('message', m);
+  }
+
+  /** The payload a delta frame stands for, and the next base; undefined when it did not apply (a resubscribe is on its way). */
+  private applyDelta(f: MessageFrame): unknown {
+    const codec = this.first.delta as DeltaCodec;
+    if (this.base === undefined) return this.deltaFailed(f, 'a delta before any full message');
+    const d = f.data;
+    const delta = typeof d === 'string' ? utf8.encode(d) : d instanceof Uint8Array ? d : undefined;
+    if (delta === undefined) return this.deltaFailed(f, 'delta data is neither a string nor bytes');
+    let text: string;
+    let value: unknown;
+    try {
+      // The codec verifies the delta's checksum of what it rebuilt.
+      const next = codec.apply(this.base, delta);
+      text = utf8Decoder.decode(next);
+      value = JSON.parse(text);
+      this.base = next;
+    } catch (err) {
+      return this.deltaFailed(f, err instanceof Error ? err.message : String(err));
+    }
+    return value;
+  }
+
+  /** Drops what this subscription holds and has the client subscribe again (full messages first). */
+  private deltaFailed(f: MessageFrame, why: string): undefined {
+    this.deltaFailures++;
+    this.base = undefined;
+    this.state = 'subscribing';
+    this.host.resubscribe(this, `seq ${f.seq}: ${why}`);
+    return undefined;
   }
 
   /** The connection dropped: the subscription waits for the next one. */
@@ -188,6 +266,23 @@ export class Tracker<T = unknown> {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
   }
+}
+
+/** Deltas that may fail to apply on one subscription before it asks for full messages only. */
+const MAX_DELTA_FAILURES = 3;
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+const NON_ASCII = /[\u0080-\uffff]/g;
+
+/**
+ * The text a delta applies to (docs/protocol.md#delta-compression): the value as
+ * `JSON.stringify` writes it, every character above U+007F as a `\uXXXX` escape. ASCII, so
+ * its UTF-8 bytes are its characters.
+ */
+export function deltaText(value: unknown): string {
+  const text = JSON.stringify(value);
+  NON_ASCII.lastIndex = 0;
+  return NON_ASCII.test(text) ? text.replace(NON_ASCII, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text;
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
- * Measures the young-generation bytes one broadcast allocates at 1, 100 and 1000 subscribers
- * and prints them as JSON (`{"1":…,"100":…,"1000":…}`). See fanout-alloc.test.ts.
+ * Measures the young-generation bytes one broadcast allocates at 1, 100 and 1000 subscribers,
+ * without and with delta compression, and prints them as JSON
+ * (`{"plain":{"1":…,"100":…,"1000":…},"delta":{…}}`). See fanout-alloc.test.ts.
  */
 import assert from 'node:assert/strict';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { resolveChannel, type Message } from '@switchyard/shared';
-import { tenantOf } from '@switchyard/testkit';
+import { TENANTS, tenantOf, testTenants } from '@switchyard/testkit';
 import { SendResult, type Conn, type TopicBus } from '../src/core/session.js';
 import { startCore } from './harness.js';
 
@@ -55,24 +56,38 @@ const PER_TURN = 8;
  */
 const youngBytes = (): number => getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space')?.space_used_size ?? NaN;
 
+/** A ~2 KB ticker object with one to three fields changed per message (the delta workload). */
+function ticker(i: number): string {
+  const o: Record<string, unknown> = {};
+  for (let k = 0; k < 30; k++) o[`instrument_${k}`] = { price: 100 + k + (k % 3 < 1 + (i % 3) && k % 10 === i % 10 ? i : 0), volume: 1000 * k, name: `name-${k}` };
+  return JSON.stringify(o);
+}
+
+const deltaTenants = testTenants({ namespaces: { ...TENANTS.tenants.demo.namespaces, tick: { history: 100, delta: true } } });
+
 /**
  * Young-generation bytes one broadcast (and its share of a flush) allocates with `n` subscribers of two faces (site and otter),
+ * or with `delta`, of the native faces (JSON and msgpack) with delta compression on,
  * measured between two forced GCs; retried when a GC ran inside the window (it would hide
  * allocations).
  */
-async function bytesPerBroadcast(n: number): Promise<number> {
+async function bytesPerBroadcast(n: number, delta = false): Promise<number> {
   const bus = new NullBus();
-  const core = startCore({ bus });
+  const core = startCore({ bus, tenants: deltaTenants });
   const demo = tenantOf(core.tenants, 'demo');
-  const ref = resolveChannel(demo, 'room');
+  const ref = resolveChannel(demo, delta ? 'tick:room' : 'room');
   for (let i = 0; i < n; i++) {
-    const c = await core.connect(i % 2 === 0 ? 'site' : 'otter', i % 2 === 0 ? '/ws?site=demo' : '/otter?tenant=demo', { conn: new NullConn(bus) });
-    core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: ref }));
+    const conn = new NullConn(bus);
+    const c = delta
+      ? await core.connect('native', '/v1/ws?tenant=demo', { conn, protocols: i % 2 === 0 ? [] : ['switchyard.v1.msgpack'] })
+      : await core.connect(i % 2 === 0 ? 'site' : 'otter', i % 2 === 0 ? '/ws?site=demo' : '/otter?tenant=demo', { conn });
+    core.hub.activate(c.s, await core.hub.subscribe(c.s, { channel: ref, delta }));
   }
   core.outbox.flush();
-  const greetings = bus.sends; // otter greets each connection
+  const greetings = bus.sends; // otter and native greet each connection
   let seq = 0;
-  const batch = (): Message[] => Array.from({ length: BROADCASTS }, () => ({ seq: ++seq, time: 1_795_000_000_000, data: '{"text":"hello, subscribers"}' }));
+  const batch = (): Message[] =>
+    Array.from({ length: BROADCASTS }, () => ({ seq: ++seq, time: 1_795_000_000_000, data: delta ? ticker(seq) : '{"text":"hello, subscribers"}' }));
   // A turn's worth of broadcasts, then the flush that writes each connection's frames at once.
   const turn = (msgs: Message[]): void => {
     for (let k = 0; k < msgs.length; k += PER_TURN) {
@@ -112,6 +127,8 @@ async function bytesPerBroadcast(n: number): Promise<number> {
   return least;
 }
 
-const out: Record<number, number> = {};
-for (const n of [1, 100, 1000]) out[n] = await bytesPerBroadcast(n);
-process.stdout.write(JSON.stringify(out));
+const plain: Record<number, number> = {};
+for (const n of [1, 100, 1000]) plain[n] = await bytesPerBroadcast(n);
+const delta: Record<number, number> = {};
+for (const n of [1, 100, 1000]) delta[n] = await bytesPerBroadcast(n, true);
+process.stdout.write(JSON.stringify({ plain, delta }));

@@ -1,4 +1,5 @@
 import type { ChannelRef, HistoryPage, Message } from '@switchyard/shared';
+import type { DeltaState } from './delta.js';
 import type { Session } from './session.js';
 
 /**
@@ -20,6 +21,8 @@ export class ChannelState {
   readonly onTopic: number[];
   /** Subscribers still replaying history: live messages wait here until they are caught up. */
   readonly pending = new Map<Session, Message[]>();
+  /** Subscribers that asked for delta compression (see DeltaState); made for the first, dropped with the last. */
+  delta: DeltaState | undefined = undefined;
   /** Subscribers listed in the channel's presence; made for the first (most channels have none). */
   present: Set<Session> | undefined = undefined;
   readonly nameJson: string;
@@ -74,6 +77,11 @@ export class ChannelState {
     // Made when needed, not kept: uWS copies a topic name on each call anyway, and a cache
     // per channel would cost every one-user channel more than the string costs a publish.
     return `${this.id}/${face}`;
+  }
+
+  /** The uWS topic of this channel's delta frames in one face (subscribers that hold the previous message). */
+  deltaTopic(face: number): string {
+    return `${this.id}/${face}d`;
   }
 
   /** What a live-only subscriber is told, from what this node knows (see `epoch`). */

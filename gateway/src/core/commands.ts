@@ -53,6 +53,11 @@ export interface SubscribeTarget {
   readonly presence?: boolean;
   /** Keeps only the replayed messages this accepts (bartnet drops events past their ttl). */
   readonly replayFilter?: (msg: Message, now: number) => boolean;
+  /**
+   * Asks for delta compression (docs/protocol.md#delta-compression). Granted when the
+   * namespace has `delta: true` and the connection's face can encode deltas; `Subscribed.delta` says.
+   */
+  readonly delta?: boolean;
 }
 
 /**
@@ -119,6 +124,8 @@ export interface Subscribed {
   /** False when the history no longer held every message after the resume point. */
   readonly recovered: boolean;
   readonly epoch: string;
+  /** Delta compression is on for this subscription. */
+  readonly delta: boolean;
 }
 
 /** What a command produced, by command; handed to `Dialect.reply`. */

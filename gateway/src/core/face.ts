@@ -13,6 +13,12 @@ export interface FaceSpec {
   readonly binary: boolean;
   /** `channelJson` is the channel name already JSON-quoted (cached per channel). Must not throw. */
   readonly encode?: (channel: string, channelJson: string, msg: Message) => Uint8Array;
+  /**
+   * The delta frame of `msg` for subscribers that hold the previous message of the channel
+   * (`delta`: its Fossil delta, ASCII; see core/delta.ts). Faces without it offer no delta
+   * compression. Only with `encode`. Must not throw.
+   */
+  readonly encodeDelta?: (channel: string, channelJson: string, msg: Message, delta: Uint8Array) => Uint8Array;
   /** Per-connection delivery. Must not throw: it runs inside the fan-out loop. */
   readonly deliver?: (s: Session, ch: ChannelRef, msg: Message) => void;
 }
@@ -33,8 +39,9 @@ export class FaceTable {
     if ((spec.encode === undefined) === (spec.deliver === undefined)) {
       throw new Error(`face ${spec.name}: give exactly one of encode and deliver`);
     }
+    if (spec.encodeDelta !== undefined && spec.encode === undefined) throw new Error(`face ${spec.name}: encodeDelta needs encode`);
     // Every face has the same fields, so the fan-out loop's property reads stay monomorphic.
-    const face: Face = Object.freeze({ name: spec.name, binary: spec.binary, encode: spec.encode, deliver: spec.deliver, index: this.faces.length });
+    const face: Face = Object.freeze({ name: spec.name, binary: spec.binary, encode: spec.encode, encodeDelta: spec.encodeDelta, deliver: spec.deliver, index: this.faces.length });
     this.faces.push(face);
     return face;
   }

@@ -14,6 +14,7 @@ import {
 } from '@switchyard/shared';
 import { ChannelState } from './channel.js';
 import type { ResumePoint, Subscribed, SubscribeTarget } from './commands.js';
+import { DeltaState } from './delta.js';
 import { epochTag } from './epoch-tag.js';
 import type { Face, FaceTable } from './face.js';
 import type { Session, TopicBus } from './session.js';
@@ -97,6 +98,11 @@ export class Hub {
    * once, for all its subscribers: one publish to the face's topic, which uWS copies to each
    * subscriber's queue in C++ and writes after the turn, corked with whatever else the
    * connection gets. Only `deliver` faces cost JavaScript per subscriber.
+   *
+   * A channel with delta subscribers (`ch.delta`) also has a delta topic per face: its
+   * subscribers get the delta frame (or the full frame when there is no delta), so each
+   * face still encodes at most two frames. Subscribers that joined since the last message
+   * got this one in full on the full topic, and move to the delta topic after it.
    */
   broadcast(ref: ChannelRef, msg: Message): void {
     const id = this.ids.get(ref.key);
@@ -106,26 +112,51 @@ export class Hub {
     ch.relay(msg.seq);
     ch.messages++;
     const onTopic = ch.onTopic;
+    const d = ch.delta;
+    const delta = d === undefined ? undefined : d.next(msg.data, d.onDelta.size > 0);
     let n = 0;
     let bytes = 0;
     let largest = 0;
     for (let f = 0; f < onTopic.length; f++) {
       const count = onTopic[f] as number;
-      if (count === 0) continue;
+      const deltas = d === undefined ? 0 : (d.counts[f] as number);
+      if (count === 0 && deltas === 0) continue;
       const face = this.faces.get(f);
-      let frame: Uint8Array;
-      try {
-        frame = (face.encode as Encode)(ref.name, ch.nameJson, msg);
-      } catch (err) {
-        this.encodeFailed(err, face, ref, msg); // this face's subscribers miss it; nobody else does
-        continue;
+      // The full frame, unless only delta subscribers are left and there is a delta for them.
+      if (count > 0 || delta === undefined) {
+        let frame: Uint8Array;
+        try {
+          frame = (face.encode as Encode)(ref.name, ch.nameJson, msg);
+        } catch (err) {
+          this.encodeFailed(err, face, ref, msg); // this face's subscribers miss it; nobody else does
+          d?.resync(); // its delta subscribers could not apply the next delta: that one goes in full
+          continue;
+        }
+        if (count > 0) this.bus.publish(ch.topic(f), frame, face.binary);
+        // No delta (the first message, or a delta no smaller): the delta topic gets the full frame.
+        if (deltas > 0 && delta === undefined) this.bus.publish(ch.deltaTopic(f), frame, face.binary);
+        const to = delta === undefined ? count + deltas : count;
+        n += to;
+        bytes += to * frame.byteLength;
+        if (frame.byteLength > largest) largest = frame.byteLength;
       }
-      this.bus.publish(ch.topic(f), frame, face.binary);
-      n += count;
-      bytes += count * frame.byteLength;
-      if (frame.byteLength > largest) largest = frame.byteLength;
+      if (deltas > 0 && delta !== undefined) {
+        let frame: Uint8Array;
+        try {
+          frame = (face.encodeDelta as EncodeDelta)(ref.name, ch.nameJson, msg, delta);
+        } catch (err) {
+          this.encodeFailed(err, face, ref, msg);
+          d?.resync();
+          continue;
+        }
+        this.bus.publish(ch.deltaTopic(f), frame, face.binary);
+        n += deltas;
+        bytes += deltas * frame.byteLength;
+        if (frame.byteLength > largest) largest = frame.byteLength;
+      }
     }
     if (largest > 0) this.sweep.note(ch, largest);
+    if (d !== undefined && d.joining.size > 0) this.promote(ch, d);
     if (ch.delivered !== undefined) {
       for (const s of ch.delivered) {
         const face = s.face as Face & { deliver: Deliver };
@@ -174,6 +205,25 @@ export class Hub {
   }
 
   /**
+   * Moves the delta subscribers that just got a full message (on the full topic) to the
+   * delta topic: once per subscription, not per message. uWS drains a topic with queued
+   * frames before a subscriber leaves or joins it, so the full frame still reaches it and
+   * this message's delta frame does not.
+   */
+  private promote(ch: ChannelState, d: DeltaState): void {
+    for (const s of d.joining) {
+      if (s.closed) continue; // a slow consumer being closed: `drop` takes it off its topic
+      const f = (s.face as Face).index;
+      s.conn.unsubscribe(ch.topic(f));
+      s.conn.subscribe(ch.deltaTopic(f));
+      (ch.onTopic[f] as number)--;
+      (d.counts[f] as number)++;
+      d.joining.delete(s);
+      d.onDelta.add(s);
+    }
+  }
+
+  /**
    * A face that could not encode a message (faces must not throw; the ingress bounds make it
    * so). Logged; only that face's subscribers miss the message.
    */
@@ -214,6 +264,8 @@ export class Hub {
     s.subscriptions++;
     this.subscriptionCount++;
     ch.pending.set(s, []);
+    const delta = target.delta === true && ref.opts.delta === true && s.face.encodeDelta !== undefined;
+    if (delta) (ch.delta ??= new DeltaState(this.faces.size)).pending.add(s);
     try {
       await ch.ready;
       const from = target.from;
@@ -248,7 +300,7 @@ export class Hub {
         if (!ch.pending.has(s)) throw unsubscribedMeanwhile();
       }
       if (after !== undefined && !recovered) this.stats.unrecovered++;
-      return { channel: ref, replay, last, recovered: after === undefined || recovered, epoch, after };
+      return { channel: ref, replay, last, recovered: after === undefined || recovered, epoch, after, delta };
     } catch (err) {
       if (ch.pending.has(s)) this.drop(s, ch);
       throw err;
@@ -329,6 +381,9 @@ export class Hub {
     ch.live.add(s);
     s.conn.subscribe(ch.topic(face.index));
     (ch.onTopic[face.index] as number)++;
+    // A delta subscriber starts on the full topic: the next message reaches it in full.
+    const d = ch.delta;
+    if (sub.delta && d !== undefined && d.pending.delete(s)) d.joining.add(s);
   }
 
   /** Removes one subscription; false when `s` was not subscribed. */
@@ -382,12 +437,21 @@ export class Hub {
       const face = s.face as Face;
       if (face.deliver !== undefined) {
         ch.delivered?.delete(s);
+      } else if (ch.delta?.onDelta.delete(s) === true) {
+        (ch.delta.counts[face.index] as number)--;
+        s.conn.unsubscribe(ch.deltaTopic(face.index));
       } else {
         (ch.onTopic[face.index] as number)--;
         s.conn.unsubscribe(ch.topic(face.index));
+        ch.delta?.joining.delete(s);
       }
     }
     ch.pending.delete(s);
+    const d = ch.delta;
+    if (d !== undefined) {
+      d.pending.delete(s);
+      if (d.size === 0) ch.delta = undefined; // and with it the previous message
+    }
     if (ch.present?.delete(s) === true) {
       this.engine.presence.leave(ch.ref, s.id).catch((err: unknown) => this.log.warn({ err }, 'presence leave failed'));
     }
@@ -432,6 +496,7 @@ function siftDown(h: ChannelState[], i: number): void {
 
 type Encode = NonNullable<Face['encode']>;
 type Deliver = NonNullable<Face['deliver']>;
+type EncodeDelta = NonNullable<Face['encodeDelta']>;
 
 /** Whether a resume point names an epoch (or its tag) other than the channel's. */
 const otherEpoch = (from: ResumePoint, epoch: string): boolean =>

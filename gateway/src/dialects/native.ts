@@ -52,13 +52,29 @@ export function encodeNativeJson(_channel: string, channelJson: string, msg: Mes
 /** Native msgpack: the same fields, the payload decoded once per broadcast. */
 export function encodeNativeMsgpack(channel: string, _channelJson: string, msg: Message): Uint8Array {
   const frame: Frame = { type: 'message', channel, seq: msg.seq, time: msg.time, data: JSON.parse(msg.data) as unknown };
-  if (msg.from !== undefined) {
-    frame.from = {
-      conn: msg.from.conn,
-      ...(msg.from.user !== undefined ? { user: msg.from.user } : {}),
-      ...(msg.from.info !== undefined ? { info: JSON.parse(msg.from.info) as unknown } : {}),
-    };
-  }
+  if (msg.from !== undefined) frame.from = fromMsgpack(msg.from);
+  return pack(frame);
+}
+
+const fromMsgpack = (from: NonNullable<Message['from']>): Frame => ({
+  conn: from.conn,
+  ...(from.user !== undefined ? { user: from.user } : {}),
+  ...(from.info !== undefined ? { info: JSON.parse(from.info) as unknown } : {}),
+});
+
+/**
+ * A native `message` frame carrying a delta (docs/protocol.md#delta-compression) as JSON
+ * text: `data` is the Fossil delta as a string (it is ASCII, see core/delta.ts).
+ */
+export function encodeNativeDeltaJson(_channel: string, channelJson: string, msg: Message, delta: Uint8Array): Uint8Array {
+  const head = `{"type":"message","channel":${channelJson},"seq":${msg.seq},"time":${msg.time},"delta":true,"data":${JSON.stringify(Buffer.from(delta.buffer, delta.byteOffset, delta.byteLength).toString('latin1'))}`;
+  return Buffer.from(msg.from === undefined ? `${head}}` : `${head},"from":${clientInfoJson(msg.from)}}`);
+}
+
+/** The same in msgpack: `data` is the delta's bytes (`bin`). */
+export function encodeNativeDeltaMsgpack(channel: string, _channelJson: string, msg: Message, delta: Uint8Array): Uint8Array {
+  const frame: Frame = { type: 'message', channel, seq: msg.seq, time: msg.time, delta: true, data: delta };
+  if (msg.from !== undefined) frame.from = fromMsgpack(msg.from);
   return pack(frame);
 }
 
@@ -73,8 +89,8 @@ export class NativeDialect implements Dialect<NativeRequest> {
   private readonly msgpack: Face;
 
   constructor(private readonly ctx: DialectContext) {
-    this.json = ctx.faces.register({ name: 'native-json', binary: false, encode: encodeNativeJson });
-    this.msgpack = ctx.faces.register({ name: 'native-msgpack', binary: true, encode: encodeNativeMsgpack });
+    this.json = ctx.faces.register({ name: 'native-json', binary: false, encode: encodeNativeJson, encodeDelta: encodeNativeDeltaJson });
+    this.msgpack = ctx.faces.register({ name: 'native-msgpack', binary: true, encode: encodeNativeMsgpack, encodeDelta: encodeNativeDeltaMsgpack });
   }
 
   admit(u: UpgradeInfo): Admission {
@@ -135,7 +151,11 @@ export class NativeDialect implements Dialect<NativeRequest> {
         const after = parseAfter(f.after, undefined);
         const epoch = f.epoch;
         if (epoch !== undefined && typeof epoch !== 'string') throw new ProtocolError(ErrorCode.BadRequest, 'epoch must be a string');
-        return { op: 'subscribe', targets: [after === undefined ? { channel } : { channel, from: epoch === undefined ? { after } : { after, epoch } }] };
+        // Delta compression: asked for by name, granted where the namespace allows it (the reply says).
+        if (f.delta !== undefined && f.delta !== 'fossil') throw new ProtocolError(ErrorCode.BadRequest, 'delta must be "fossil"');
+        const from = after === undefined ? undefined : epoch === undefined ? { after } : { after, epoch };
+        const target = from === undefined ? { channel } : { channel, from };
+        return { op: 'subscribe', targets: [f.delta === undefined ? target : { ...target, delta: true }] };
       }
       case 'unsubscribe':
         return { op: 'unsubscribe', channel: resolveChannel(s.tenant, f.channel) };
@@ -193,7 +213,10 @@ function result(s: Session, done: Done): unknown {
       };
     case 'subscribe': {
       const sub = done.outcome.subscribed[0];
-      return sub === undefined ? {} : { channel: sub.channel.name, last: sub.last, recovered: sub.recovered, epoch: sub.epoch };
+      if (sub === undefined) return {};
+      const res = { channel: sub.channel.name, last: sub.last, recovered: sub.recovered, epoch: sub.epoch };
+      // `delta` answers the request: only there when the subscribe asked for it.
+      return done.cmd.targets[0]?.delta === true ? { ...res, delta: sub.delta } : res;
     }
     case 'publish':
       return { seq: done.outcome.seq, time: done.outcome.time };
