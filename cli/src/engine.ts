@@ -19,6 +19,7 @@ export async function createEngine(role: Role, c: CliConfig, tenants: TenantRegi
     name: `switchyard-${role}-${c.nodeId}`,
     manageStreams: role !== 'gateway',
     servePresence: role !== 'control-api',
+    node: c.nodeId,
     replicas: c.natsReplicas,
     ...(c.natsUser !== undefined ? { user: c.natsUser } : {}),
     ...(c.natsPass !== undefined ? { pass: c.natsPass } : {}),

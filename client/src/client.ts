@@ -599,6 +599,13 @@ export class Client {
       case 'message':
         if (typeof f.channel === 'string' && typeof f.seq === 'number') this.subs.get(f.channel)?.message(f as unknown as MessageFrame);
         break;
+      case 'join':
+      case 'leave':
+        if (typeof f.channel === 'string' && typeof f.conn === 'string') {
+          const member: PresenceEntry = { conn: f.conn, ...(typeof f.user === 'string' ? { user: f.user } : {}), ...(f.info !== undefined ? { info: f.info } : {}) };
+          this.subs.get(f.channel)?.presenceChange(f.type, member);
+        }
+        break;
       case 'reply':
         this.onReply(f as unknown as ReplyFrame);
         break;

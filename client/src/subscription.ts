@@ -1,6 +1,6 @@
 import { Emitter, type Listener } from './emitter.js';
 import type { SwitchyardError } from './errors.js';
-import type { Message, MessageFrame, SubscribeResult } from './protocol.js';
+import type { Message, MessageFrame, PresenceEntry, SubscribeResult } from './protocol.js';
 
 /**
  * - `subscribing`: waiting to be (re)subscribed: before `connect()`, while disconnected, or
@@ -49,6 +49,13 @@ export interface SubscriptionEvents<T> {
   error: [error: SwitchyardError];
   /** The subscription ended: `unsubscribe()`, or a refusal that is not temporary. */
   unsubscribed: [];
+  /**
+   * Channels of a `joinLeave` namespace: a connection subscribed (never this one). One user
+   * with several tabs joins once per connection; dedupe by `user` if you show people.
+   */
+  join: [member: PresenceEntry];
+  /** It unsubscribed, disconnected, or its gateway died (`info` is not repeated). */
+  leave: [member: PresenceEntry];
 }
 
 /**
@@ -207,6 +214,11 @@ export class Tracker<T = unknown> {
       ? { channel: f.channel, seq: f.seq, time: f.time, data: data as T }
       : { channel: f.channel, seq: f.seq, time: f.time, data: data as T, from: f.from };
     this.events.emit('message', m);
+  }
+
+  /** A `join` / `leave` frame for this channel. */
+  presenceChange(type: 'join' | 'leave', member: PresenceEntry): void {
+    this.events.emit(type, member);
   }
 
   /** The payload a delta frame stands for, and the next base; undefined when it did not apply (a resubscribe is on its way). */

@@ -73,14 +73,13 @@ function seeds(c: Credentials, conn: string): Req[] {
     req('POST', '/admin/api/publish', { auth: 'Bearer test-admin-token', contentType: json, body: fromJs({ tenant: 'demo', channel: 'news:world', data: { from: 'admin' } }) }),
     req('GET', `/admin/api/connections/${c64}`, { auth: 'Bearer test-admin-token' }),
     req('DELETE', `/admin/api/connections/${c64}`, { auth: 'Bearer test-admin-token' }),
-    // Not DELETE /admin/api/connections: it closes any tenant's connection, and the lanes of
-    // some endpoints wait for their opening answers without a deadline (the /v1 route, which
-    // needs the connection's own backend secret, reaches only demo's).
+    req('DELETE', `/admin/api/connections/${c64}`, { auth: 'Bearer test-admin-token' }),
     req('GET', '/admin/api/overview', { auth: 'Bearer test-admin-token' }),
     req('GET', '/admin/api/channels', { auth: 'Bearer test-admin-token', query: [['tenant', 'demo'], ['limit', '5']] }),
     req('GET', '/admin/api/channel', { auth: 'Bearer test-admin-token', query: [['tenant', 'demo'], ['channel', 'chat:lobby'], ['limit', '10']] }),
     req('POST', '/admin/api/publish', { auth: 'Bearer test-admin-token', contentType: json, body: fromJs({ tenant: 'demo', channel: 'news:world', data: { from: 'admin' } }) }),
     req('GET', `/admin/api/connections/${c64}`, { auth: 'Bearer test-admin-token' }),
+    req('DELETE', `/admin/api/connections/${c64}`, { auth: 'Bearer test-admin-token' }),
     req('GET', '/healthz'),
     req('GET', '/readyz'),
   ];

@@ -116,6 +116,17 @@ export function mountNativeRoutes(app: TemplatedApp, ctx: ControlContext): void 
     return { status: 200, body: { channel: ref.name, clients: await ctx.engine.presence.list(ref) } };
   });
 
+  // The presence change feed (docs/control-api.md#presence-change-feed): a long poll.
+  route('get', '/v1/presence/events', async (req) => {
+    const tenant = tenantOf(ctx, req.query.get('tenant'));
+    requireBackend(req, tenant);
+    const after = intParam(req, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+    const wait = intParam(req, 'wait', 0, 0, 30);
+    const limit = intParam(req, 'limit', 100, 1, 1000);
+    const page = await ctx.engine.presenceFeed.read(tenant.id, after, wait * 1000, limit);
+    return { status: 200, body: { events: page.events, last: page.last } };
+  });
+
   route('post', '/v1/tokens', async (req) => {
     const body = await req.json();
     if (!isPlainObject(body)) throw new ProtocolError(ErrorCode.BadRequest, 'body must be a JSON object');

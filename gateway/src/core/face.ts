@@ -1,4 +1,4 @@
-import type { ChannelRef, Message } from '@switchyard/shared';
+import type { ChannelRef, Message, PresenceChange } from '@switchyard/shared';
 import type { Session } from './session.js';
 
 /**
@@ -19,6 +19,11 @@ export interface FaceSpec {
    * compression. Only with `encode`. Must not throw.
    */
   readonly encodeDelta?: (channel: string, channelJson: string, msg: Message, delta: Uint8Array) => Uint8Array;
+  /**
+   * The `join` / `leave` frame of a `joinLeave` channel (docs/protocol.md#join-and-leave).
+   * Faces without it get no such frames. Only with `encode`. Must not throw.
+   */
+  readonly encodePresence?: (channel: string, channelJson: string, change: PresenceChange) => Uint8Array;
   /** Per-connection delivery. Must not throw: it runs inside the fan-out loop. */
   readonly deliver?: (s: Session, ch: ChannelRef, msg: Message) => void;
 }
@@ -40,8 +45,9 @@ export class FaceTable {
       throw new Error(`face ${spec.name}: give exactly one of encode and deliver`);
     }
     if (spec.encodeDelta !== undefined && spec.encode === undefined) throw new Error(`face ${spec.name}: encodeDelta needs encode`);
+    if (spec.encodePresence !== undefined && spec.encode === undefined) throw new Error(`face ${spec.name}: encodePresence needs encode`);
     // Every face has the same fields, so the fan-out loop's property reads stay monomorphic.
-    const face: Face = Object.freeze({ name: spec.name, binary: spec.binary, encode: spec.encode, encodeDelta: spec.encodeDelta, deliver: spec.deliver, index: this.faces.length });
+    const face: Face = Object.freeze({ name: spec.name, binary: spec.binary, encode: spec.encode, encodeDelta: spec.encodeDelta, encodePresence: spec.encodePresence, deliver: spec.deliver, index: this.faces.length });
     this.faces.push(face);
     return face;
   }

@@ -10,6 +10,7 @@ import {
   type Logger,
   type Message,
   type NodeStats,
+  type PresenceChange,
   type PresenceEntry,
 } from '@switchyard/shared';
 import { ChannelState } from './channel.js';
@@ -76,6 +77,17 @@ export class Hub {
         this.broadcast(ch, msg);
       } catch (err) {
         this.log.error({ err, channel: ch.key, seq: msg.seq }, 'broadcast failed');
+      }
+    });
+    // Remote connections' join / leave (cluster engines); this node's own are announced where
+    // they happen (`subscribe`, `drop`), so the engine never hands them back.
+    engine.presenceEvents?.setHandler((ref, change) => {
+      const id = this.ids.get(ref.key);
+      if (id === undefined) return;
+      try {
+        this.announce(this.channels[id] as ChannelState, change);
+      } catch (err) {
+        this.log.error({ err, channel: ref.key }, 'presence announce failed');
       }
     });
   }
@@ -169,6 +181,32 @@ export class Hub {
     }
     if (ch.pending.size > 0) for (const q of ch.pending.values()) q.push(msg);
     this.stats.messagesOut += n;
+    this.stats.bytesOut += bytes;
+  }
+
+  /**
+   * A `join` / `leave` of a `joinLeave` channel to its live subscribers: one frame per face
+   * that has `encodePresence` (the native ones), published to the face's topics, so other
+   * dialects get nothing. A subscriber is on its topic only once live (after its own join
+   * was announced) and leaves it before its own leave is: nobody gets its own join or leave.
+   * Subscribers still replaying miss the changes of that moment (they list presence after
+   * the subscribe reply).
+   */
+  private announce(ch: ChannelState, change: PresenceChange): void {
+    const d = ch.delta;
+    let bytes = 0;
+    for (let f = 0; f < ch.onTopic.length; f++) {
+      const count = ch.onTopic[f] as number;
+      const deltas = d === undefined ? 0 : (d.counts[f] as number);
+      if (count === 0 && deltas === 0) continue;
+      const face = this.faces.get(f);
+      if (face.encodePresence === undefined) continue;
+      const frame = face.encodePresence(ch.ref.name, ch.nameJson, change);
+      if (count > 0) this.bus.publish(ch.topic(f), frame, face.binary);
+      if (deltas > 0) this.bus.publish(ch.deltaTopic(f), frame, face.binary);
+      bytes += (count + deltas) * frame.byteLength;
+    }
+    // Bytes only: `messagesOut` counts channel messages, and these are not.
     this.stats.bytesOut += bytes;
   }
 
@@ -296,7 +334,10 @@ export class Hub {
       if (!ch.pending.has(s)) throw unsubscribedMeanwhile();
       if (ref.opts.presence || target.presence === true) {
         (ch.present ??= new Set()).add(s); // before the await: a drop meanwhile leaves presence too
-        await this.engine.presence.join(ref, s.presenceEntry());
+        const entry = s.presenceEntry();
+        // Announced with the add to `present`, as the leave is with the delete: one join, then one leave.
+        if (ref.opts.joinLeave === true) this.announce(ch, { type: 'join', entry });
+        await this.engine.presence.join(ref, entry);
         if (!ch.pending.has(s)) throw unsubscribedMeanwhile();
       }
       if (after !== undefined && !recovered) this.stats.unrecovered++;
@@ -426,6 +467,7 @@ export class Hub {
     this.channels[id] = ch;
     ch.ready = this.engine.broker.subscribe(ref);
     ch.ready.catch((err: unknown) => this.log.warn({ err, channel: ref.key }, 'engine subscribe failed'));
+    if (ref.opts.joinLeave === true) this.engine.presenceEvents?.watch(ref);
     return ch;
   }
 
@@ -453,12 +495,14 @@ export class Hub {
       if (d.size === 0) ch.delta = undefined; // and with it the previous message
     }
     if (ch.present?.delete(s) === true) {
+      if (ch.ref.opts.joinLeave === true) this.announce(ch, { type: 'leave', entry: s.presenceEntry() });
       this.engine.presence.leave(ch.ref, s.id).catch((err: unknown) => this.log.warn({ err }, 'presence leave failed'));
     }
     if (ch.size === 0) {
       this.ids.delete(ch.ref.key);
       this.channels[ch.id] = undefined;
       this.freeIds.push(ch.id);
+      if (ch.ref.opts.joinLeave === true) this.engine.presenceEvents?.unwatch(ch.ref);
       this.engine.broker.unsubscribe(ch.ref).catch((err: unknown) => this.log.warn({ err }, 'engine unsubscribe failed'));
     }
   }

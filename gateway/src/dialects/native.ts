@@ -12,6 +12,7 @@ import {
   verifyClientToken,
   type ChannelRef,
   type Message,
+  type PresenceChange,
 } from '@switchyard/shared';
 import type { Command, Done } from '../core/commands.js';
 import type { Admission, Dialect, DialectContext, UpgradeInfo } from '../core/dialect.js';
@@ -56,6 +57,27 @@ export function encodeNativeMsgpack(channel: string, _channelJson: string, msg: 
   return pack(frame);
 }
 
+/**
+ * A `join` / `leave` frame (docs/protocol.md#join-and-leave) as JSON text. A leave carries no
+ * `info`: the join did, and a leave of a dead node's connection may not know it.
+ */
+export function encodeNativePresenceJson(_channel: string, channelJson: string, c: PresenceChange): Uint8Array {
+  const e = c.entry;
+  let out = `{"type":"${c.type}","channel":${channelJson},"conn":${JSON.stringify(e.conn)}`;
+  if (e.user !== undefined) out += `,"user":${JSON.stringify(e.user)}`;
+  if (c.type === 'join' && e.info !== undefined) out += `,"info":${JSON.stringify(e.info)}`;
+  return Buffer.from(`${out}}`);
+}
+
+/** The same frame in msgpack. */
+export function encodeNativePresenceMsgpack(channel: string, _channelJson: string, c: PresenceChange): Uint8Array {
+  const e = c.entry;
+  const frame: Frame = { type: c.type, channel, conn: e.conn };
+  if (e.user !== undefined) frame.user = e.user;
+  if (c.type === 'join' && e.info !== undefined) frame.info = e.info;
+  return pack(frame);
+}
+
 const fromMsgpack = (from: NonNullable<Message['from']>): Frame => ({
   conn: from.conn,
   ...(from.user !== undefined ? { user: from.user } : {}),
@@ -89,8 +111,8 @@ export class NativeDialect implements Dialect<NativeRequest> {
   private readonly msgpack: Face;
 
   constructor(private readonly ctx: DialectContext) {
-    this.json = ctx.faces.register({ name: 'native-json', binary: false, encode: encodeNativeJson, encodeDelta: encodeNativeDeltaJson });
-    this.msgpack = ctx.faces.register({ name: 'native-msgpack', binary: true, encode: encodeNativeMsgpack, encodeDelta: encodeNativeDeltaMsgpack });
+    this.json = ctx.faces.register({ name: 'native-json', binary: false, encode: encodeNativeJson, encodeDelta: encodeNativeDeltaJson, encodePresence: encodeNativePresenceJson });
+    this.msgpack = ctx.faces.register({ name: 'native-msgpack', binary: true, encode: encodeNativeMsgpack, encodeDelta: encodeNativeDeltaMsgpack, encodePresence: encodeNativePresenceMsgpack });
   }
 
   admit(u: UpgradeInfo): Admission {

@@ -46,7 +46,7 @@ export function loadTenantsFile(path: string): TenantRegistry {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish', 'delta']);
+const NAMESPACE_KEYS = new Set(['history', 'historyTtlSeconds', 'presence', 'clientPublish', 'delta', 'joinLeave']);
 const TENANT_KEYS = new Set(['secret', 'postSecret', 'backendSecret', 'anonymous', 'namespaces', 'defaultNamespace', 'bartnet', 'otter', 'webhook', 'monorail', 'maxConnections', 'maxChannels', 'corsOrigins', 'idempotencyWindowSeconds']);
 
 /** Validates a parsed tenants document. Unknown keys are errors: a typo must not pass silently. */
@@ -75,7 +75,7 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
       }
       return x;
     };
-    const bool = (k: 'presence' | 'clientPublish' | 'delta'): boolean => {
+    const bool = (k: 'presence' | 'clientPublish' | 'delta' | 'joinLeave'): boolean => {
       const x = v[k];
       if (x === undefined) return base[k] === true;
       if (typeof x !== 'boolean') {
@@ -84,13 +84,17 @@ export function parseTenants(raw: unknown, source = '<inline>'): TenantRegistry 
       }
       return x;
     };
+    const presence = bool('presence');
+    const joinLeave = bool('joinLeave');
+    if (joinLeave && !presence) bad(`${path}.joinLeave`, 'needs presence: true (join and leave are presence changes)');
     return Object.freeze({
       history: int('history', 1_000_000),
       historyTtlSeconds: int('historyTtlSeconds', 10 * 365 * 86400),
-      presence: bool('presence'),
+      presence,
       clientPublish: bool('clientPublish'),
       // Only when on: absent means off (the engines' internal namespaces leave it out too).
       ...(bool('delta') ? { delta: true } : {}),
+      ...(joinLeave ? { joinLeave: true } : {}),
     });
   };
 

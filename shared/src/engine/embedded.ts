@@ -25,6 +25,7 @@ import {
 import { DEFAULT_MAX_IDEMPOTENCY_KEYS, IdempotencyMap } from './idempotency.js';
 import { MessageRing } from './ring.js';
 import { LocalPresence } from './local-presence.js';
+import { PresenceRing } from './presence-ring.js';
 import { ErrorCode, ProtocolError } from '../codes.js';
 
 export interface EmbeddedEngineOptions {
@@ -36,6 +37,8 @@ export interface EmbeddedEngineOptions {
   readonly sweepMs?: number;
   /** Idempotency keys remembered at once (default 100,000); past it the oldest are forgotten early. */
   readonly maxIdempotencyKeys?: number;
+  /** Presence changes the feed keeps (all tenants together; default 10,000). */
+  readonly presenceFeedSize?: number;
 }
 
 /** A channel's numbered history on this node, and the epoch its seqs belong to. */
@@ -62,6 +65,8 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
   readonly presence: Presence = this;
   readonly connections: ConnectionRouter = this;
   readonly collections: Collections = this;
+  /** Joins and leaves of `joinLeave` channels, for backends (an in-memory ring). */
+  readonly presenceFeed: PresenceRing;
   private readonly stores = new Map<string, { revision: number; items: Map<string, string> }>();
   private readonly handlers = new Map<string, (cmd: ConnectionCommand) => ConnectionReply>();
   /** This run; each channel log's epoch is `<run>.<n>`. */
@@ -86,6 +91,7 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
     this.now = o.now ?? Date.now;
     this.channelLimit = o.channelLimit ?? (() => 0);
     this.idempotency = new IdempotencyMap(o.maxIdempotencyKeys ?? DEFAULT_MAX_IDEMPOTENCY_KEYS, this.now);
+    this.presenceFeed = new PresenceRing(o.presenceFeedSize ?? 10_000, this.now);
     this.sweeper = setInterval(() => this.sweep(), o.sweepMs ?? 10_000).unref();
   }
 
@@ -178,10 +184,15 @@ export class EmbeddedEngine implements Engine, Broker, History, Presence, Connec
   }
 
   join(ch: ChannelRef, entry: PresenceEntry): Promise<void> {
+    if (ch.opts.joinLeave === true) this.presenceFeed.append(ch, { type: 'join', entry });
     return this.members.join(ch, entry);
   }
 
   leave(ch: ChannelRef, conn: string): Promise<void> {
+    if (ch.opts.joinLeave === true) {
+      const entry = this.members.entry(ch.key, conn);
+      if (entry !== undefined) this.presenceFeed.append(ch, { type: 'leave', entry });
+    }
     return this.members.leave(ch, conn);
   }
 

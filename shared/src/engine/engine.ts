@@ -92,6 +92,68 @@ export interface Presence {
   list(ch: ChannelRef): Promise<PresenceEntry[]>;
 }
 
+/** A connection entering (`join`, with its entry) or leaving (`leave`) a channel's presence. */
+export interface PresenceChange {
+  readonly type: 'join' | 'leave';
+  readonly entry: PresenceEntry;
+  /**
+   * Cluster: which announcement of the connection's membership this change belongs to (its
+   * gateway numbers them): with the channel, the connection and the type, it names the
+   * change the same on every node that hands it on (the change feed stores it once).
+   */
+  readonly ann?: number;
+}
+
+export type PresenceChangeHandler = (ch: ChannelRef, change: PresenceChange) => void;
+
+/**
+ * Join and leave of other nodes' connections in `joinLeave` channels (only engines that span
+ * nodes have it; a node announces its own connections itself). For each watched channel the
+ * handler gets, per remote connection, at most one `join` and then at most one `leave`, the
+ * `leave` also when the connection's node stops answering (docs/architecture.md#join-and-leave-across-nodes).
+ * Events of connections that joined before `watch` are not replayed: their leave comes all
+ * the same.
+ */
+export interface PresenceEvents {
+  /** Where remote changes go. One handler per node; set before the first watch. */
+  setHandler(handler: PresenceChangeHandler): void;
+  /** This node has subscribers of the channel (its first arrived). Idempotent. */
+  watch(ch: ChannelRef): void;
+  /** Its last subscriber left: forget the channel's remote members. Idempotent. */
+  unwatch(ch: ChannelRef): void;
+}
+
+/** One stored presence change of a `joinLeave` channel (docs/control-api.md#presence-change-feed). */
+export interface PresenceFeedEvent {
+  /** Increasing within the feed (gaps: other tenants' changes, and in a cluster repeats not stored). */
+  readonly seq: number;
+  /** When it was stored, ms since the epoch. */
+  readonly time: number;
+  readonly type: 'join' | 'leave';
+  readonly channel: string;
+  readonly conn: string;
+  readonly user?: string;
+  /** `join` only. */
+  readonly info?: unknown;
+}
+
+export interface PresenceFeedPage {
+  /** Oldest first. */
+  readonly events: readonly PresenceFeedEvent[];
+  /** Pass as `after` next time: the last event's seq, or `after` itself when there was none. */
+  readonly last: number;
+}
+
+/** The presence change feed for backends. */
+export interface PresenceFeed {
+  /**
+   * `tenant`'s changes with seq > `after`, oldest first, at most `limit`. When there is none
+   * yet, waits up to `waitMs` for the first (a long poll). Changes older than the feed keeps
+   * are gone: the first seq returned is then above `after + 1`.
+   */
+  read(tenant: string, after: number, waitMs: number, limit: number): Promise<PresenceFeedPage>;
+}
+
 /**
  * What a stats request asks for beyond the figures every snapshot carries. Sent as the
  * request's JSON body; an empty body (an older control API, or `GET /stats`) asks nothing more.
@@ -263,6 +325,9 @@ export interface Engine {
   readonly broker: Broker;
   readonly history: History;
   readonly presence: Presence;
+  /** Remote join / leave events; absent where every connection is local (the embedded engine). */
+  readonly presenceEvents?: PresenceEvents;
+  readonly presenceFeed: PresenceFeed;
   /** Whether publishes and subscribes can succeed now (drives /readyz). */
   ready(): boolean;
   /** Times the connection to the broker came back after a loss (always 0 for the embedded engine). */

@@ -18,6 +18,10 @@ export class LocalPresence {
     return Promise.resolve();
   }
 
+  entry(key: string, conn: string): PresenceEntry | undefined {
+    return this.members.get(key)?.get(conn);
+  }
+
   entries(key: string): PresenceEntry[] {
     return [...(this.members.get(key)?.values() ?? [])];
   }

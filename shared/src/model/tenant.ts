@@ -15,6 +15,11 @@ export interface NamespaceOptions {
    * as a fossil delta against the previous one; docs/protocol.md#delta-compression). Absent: off.
    */
   readonly delta?: boolean;
+  /**
+   * Whether native subscribers get `join` / `leave` frames when connections enter or leave the
+   * channel's presence (docs/protocol.md#join-and-leave). Needs `presence`. Absent: off.
+   */
+  readonly joinLeave?: boolean;
 }
 
 export const DEFAULT_NAMESPACE: NamespaceOptions = Object.freeze({

@@ -7,7 +7,10 @@ import { KvCollections } from './kv-collections.js';
 import { LiveRelay } from './live-relay.js';
 import { NatsConnectionRouter, NatsNodeDirectory } from './node-rpc.js';
 import { timingsOf, type NatsEngineOptions } from './options.js';
+import { JoinLeaveRelay } from './join-leave.js';
 import { NatsPresence } from './presence.js';
+import { NatsPresenceFeed, planPresenceStream } from './presence-feed.js';
+import { resolveChannel } from '../../model/channel.js';
 import { Streams, planStreams } from './streams.js';
 import { Subjects } from './subjects.js';
 
@@ -26,6 +29,10 @@ export class NatsEngine implements Engine {
   readonly broker: NatsBroker;
   readonly history: NatsHistory;
   readonly presence: NatsPresence;
+  readonly presenceEvents: JoinLeaveRelay;
+  readonly presenceFeed: NatsPresenceFeed;
+  /** The control API's: every `joinLeave` channel's changes into the feed. */
+  private readonly feedWriter: JoinLeaveRelay | undefined;
   readonly nodes: NatsNodeDirectory;
   readonly connections: NatsConnectionRouter;
   readonly collections: KvCollections;
@@ -38,26 +45,48 @@ export class NatsEngine implements Engine {
     const t = timingsOf(o);
     const prefix = o.prefix ?? 'sy';
     const subjects = new Subjects(prefix);
-    const streams = new Streams(planStreams(o.tenants, subjects, o.replicas ?? 1), subjects, o.manageStreams, log);
+    const presenceStream = planPresenceStream(o.tenants, subjects, o.replicas ?? 1);
+    const plans = planStreams(o.tenants, subjects, o.replicas ?? 1);
+    const streams = new Streams(presenceStream === undefined ? plans : [...plans, presenceStream], subjects, o.manageStreams, log);
     const conn = (this.conn = new BrokerConnection(o, t, log));
     this.collections = new KvCollections(() => conn.nc(), prefix, log, o.replicas ?? 1);
     this.history = new NatsHistory(conn, subjects, streams, t, log);
     this.relay = new LiveRelay(conn, subjects, this.history, this.collections, t, log);
     this.broker = new NatsBroker(conn, subjects, this.relay, log, o.replicas ?? 1);
-    this.presence = new NatsPresence(conn, subjects, t, log);
+    this.presenceEvents = new JoinLeaveRelay(conn, subjects, t, log, o.servePresence ? o.node : undefined, (ch) => this.presence.gather(ch));
+    this.presence = new NatsPresence(conn, subjects, t, log, this.presenceEvents);
+    const feed = (this.presenceFeed = new NatsPresenceFeed(conn, subjects, log));
+    if (o.manageStreams && presenceStream !== undefined) {
+      this.feedWriter = new JoinLeaveRelay(conn, subjects, t, log, undefined, (ch) => this.presence.gather(ch));
+      this.feedWriter.setHandler((ch, c) => feed.write(ch, c));
+    }
     this.nodes = new NatsNodeDirectory(conn, subjects, t, log);
     this.connections = new NatsConnectionRouter(conn, subjects, t, log);
     this.started = conn
       .start({
         connected: (nc) => {
-          if (o.servePresence) this.presence.attach(nc);
+          if (o.servePresence) {
+            this.presence.attach(nc);
+            this.presenceEvents.start();
+          }
           this.connections.attach(nc);
           this.nodes.attach(nc);
+          this.feedWriter?.watchAll(nc, (tenant, name) => {
+            const t = o.tenants.tenants.get(tenant);
+            if (t === undefined) return undefined;
+            try {
+              return resolveChannel(t, name);
+            } catch {
+              return undefined; // not a valid channel name: no one can be present in it
+            }
+          });
         },
         prepare: (jsm) => streams.prepare(jsm),
         reconnected: () => {
           this.reconnects++;
           this.relay.catchUp();
+          this.presenceEvents.reconnected();
+          this.feedWriter?.reconnected();
         },
       })
       .then(() => {

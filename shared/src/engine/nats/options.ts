@@ -44,6 +44,15 @@ export interface NatsTimings {
   readonly probeEveryMs: number;
   /** The longest a probe round trip may take before the engine is not ready, ms. Default 3000. */
   readonly probeTimeoutMs: number;
+  /** How often a gateway with members in `joinLeave` channels says it is alive (`P.jla.<node>`), ms. Default 5000. */
+  readonly aliveEveryMs: number;
+  /**
+   * A gateway not heard from for this long is dead: the others announce `leave` for its
+   * members of `joinLeave` channels, ms. Default 15000 (three missed heartbeats).
+   */
+  readonly deadAfterMs: number;
+  /** How often a gateway looks for dead ones, ms. Default 1000. */
+  readonly deadCheckEveryMs: number;
 }
 
 export const NATS_ENGINE_DEFAULTS: NatsTimings = Object.freeze({
@@ -59,6 +68,9 @@ export const NATS_ENGINE_DEFAULTS: NatsTimings = Object.freeze({
   fetchExpiresMs: 2000,
   probeEveryMs: 1000,
   probeTimeoutMs: 3000,
+  aliveEveryMs: 5000,
+  deadAfterMs: 15000,
+  deadCheckEveryMs: 1000,
 });
 
 /** Where the engine connects, and as whom. */
@@ -82,6 +94,8 @@ export interface NatsEngineOptions extends NatsConnectOptions, Partial<NatsTimin
   readonly manageStreams: boolean;
   /** Answer presence requests from this node's local entries (gateways do). */
   readonly servePresence: boolean;
+  /** This node's id (the prefix of its connection ids); gateways give it, for join / leave events. */
+  readonly node?: string;
   /** JetStream replicas of each stream (1 for a single NATS server). Default 1. */
   readonly replicas?: number;
 }

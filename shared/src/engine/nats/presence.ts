@@ -7,6 +7,7 @@ import type { BrokerConnection } from './connection.js';
 import { guardedCallback, unavailable } from './errors.js';
 import { gather } from './node-rpc.js';
 import type { NatsTimings } from './options.js';
+import type { JoinLeaveRelay } from './join-leave.js';
 import { channelFromToken, type Subjects } from './subjects.js';
 
 /**
@@ -23,17 +24,22 @@ export class NatsPresence implements Presence {
     private readonly subjects: Subjects,
     private readonly t: NatsTimings,
     private readonly log: Logger,
+    /** Announces joins and leaves of `joinLeave` channels to the other nodes. */
+    private readonly events?: JoinLeaveRelay,
   ) {}
 
   join(ch: ChannelRef, entry: PresenceEntry): Promise<void> {
+    if (ch.opts.joinLeave === true) this.events?.joined(ch, entry);
     return this.local.join(ch, entry);
   }
 
   leave(ch: ChannelRef, conn: string): Promise<void> {
+    if (ch.opts.joinLeave === true) this.events?.left(ch, conn);
     return this.local.leave(ch, conn);
   }
 
-  async list(ch: ChannelRef): Promise<PresenceEntry[]> {
+  /** Every node's entries (gateways add `ann` to those of `joinLeave` channels: for the join/leave relay). */
+  async gather(ch: ChannelRef): Promise<PresenceEntry[]> {
     const nc = this.conn.nc();
     let replies: Msg[];
     try {
@@ -53,6 +59,11 @@ export class NatsPresence implements Presence {
     return out;
   }
 
+  async list(ch: ChannelRef): Promise<PresenceEntry[]> {
+    const all = await this.gather(ch);
+    return all.map((e) => ({ conn: e.conn, ...(e.user !== undefined ? { user: e.user } : {}), ...(e.info !== undefined ? { info: e.info } : {}) }));
+  }
+
   /** Answers every presence request with this node's local entries (gateways do). */
   attach(nc: NatsConnection): void {
     nc.subscribe(this.subjects.presenceAll, { callback: guardedCallback<Msg>(this.log, 'presence request', (m) => this.answer(m)) });
@@ -70,6 +81,14 @@ export class NatsPresence implements Presence {
     } catch {
       return; // not a token we make: not a channel anyone can be present in
     }
-    m.respond(JSON.stringify(this.local.entries(`${tenant}/${name}`)));
+    const key = `${tenant}/${name}`;
+    const entries = this.local.entries(key);
+    // Entries of `joinLeave` channels carry their announcement number, for the relays that
+    // seed from this answer (`list` leaves it out for everyone else).
+    const withAnn = (e: PresenceEntry): PresenceEntry => {
+      const ann = this.events?.annOf(key, e.conn);
+      return ann === undefined ? e : { ...e, ann } as PresenceEntry;
+    };
+    m.respond(JSON.stringify(entries.map(withAnn)));
   }
 }

@@ -9,6 +9,9 @@ import type { ChannelRef } from '../../model/channel.js';
  *   P.presence.<tenant>.<channel>   presence scatter-gather requests to gateways
  *   P.stats                         node stats scatter-gather (GET /stats of the control API)
  *   P.node.<node id>                per-connection commands (push, close, info) to the owning gateway
+ *   P.jl.<tenant>.<channel>         join / leave events of a `joinLeave` channel, from the gateway holding the connection
+ *   P.jla.<node id>                 heartbeats of gateways with members in `joinLeave` channels
+ *   P.pf.<tenant>.<channel>         the presence change feed (stream P_PRESENCE, written by the control API)
  *
  * `<ns>` is the channel's namespace, or `~` for the tenant's default namespace (no namespace
  * name can be `~`). `<channel>` is the whole channel name as one subject token: bytes outside
@@ -71,6 +74,39 @@ export class Subjects {
 
   presence(ch: ChannelRef): string {
     return `${this.prefix}.presence.${ch.tenant}.${channelToken(ch.name)}`;
+  }
+
+  /** Join / leave events of one `joinLeave` channel. */
+  joinLeave(ch: ChannelRef): string {
+    return `${this.prefix}.jl.${ch.tenant}.${channelToken(ch.name)}`;
+  }
+
+  /** Every channel's join / leave events (the change feed's writer). */
+  get joinLeaveAll(): string {
+    return `${this.prefix}.jl.>`;
+  }
+
+  /** The change feed: stored join / leave of one tenant's channel (the presence stream). */
+  presenceFeed(ch: ChannelRef): string {
+    return `${this.prefix}.pf.${ch.tenant}.${channelToken(ch.name)}`;
+  }
+
+  presenceFeedOf(tenant: string): string {
+    return `${this.prefix}.pf.${tenant}.>`;
+  }
+
+  /** The stream of the change feed (every tenant's). */
+  get presenceStream(): string {
+    return `${this.prefix.toUpperCase()}_PRESENCE`;
+  }
+
+  /** A gateway's join / leave heartbeat (`jla`, not `jl.alive`: a tenant may be called `alive`). */
+  alive(nodeId: string): string {
+    return `${this.prefix}.jla.${nodeId}`;
+  }
+
+  get aliveAll(): string {
+    return `${this.prefix}.jla.*`;
   }
 
   /** Commands for the connections of one node (push, close, info). */
