@@ -7,6 +7,7 @@ import { TENANTS, withDeadline } from '@switchyard/testkit';
 import { listeningPort, run, type Run } from '../../cli/test/cli-process.js';
 export { freePort, tenantsFile } from '../../cli/test/cli-process.js';
 import { delay } from '../../cli/test/faults/clock.js';
+import { SteadyPublisher as FaultsPublisher } from '../../cli/test/faults/publisher.js';
 import type { Message, SubscribedInfo, Subscription, SwitchyardError } from '@switchyard/client';
 
 export { delay };
@@ -84,52 +85,33 @@ export interface Ack {
 
 /**
  * A backend publishing `{ n }` (n = 1, 2, 3, … one per attempt, never reused) to one channel
- * through the control API, one request at a time at `perSecond`, going on through failures
- * (a server that is down, restarting or draining). `acked` lists the publishes answered 200,
- * in order.
+ * through the control API at `base()`, one request at a time at `perSecond`, going on through
+ * failures: the faults suite's publisher, seen as the acknowledged publishes in order.
  */
 export class SteadyPublisher {
-  readonly acked: Ack[] = [];
-  attempts = 0;
-  private stopped = false;
-  private loop: Promise<void> | undefined;
+  private readonly inner: FaultsPublisher;
 
-  constructor(
-    private readonly base: () => string,
-    private readonly channel: string,
-    private readonly perSecond: number,
-  ) {}
+  constructor(base: () => string, channel: string, perSecond: number) {
+    this.inner = new FaultsPublisher(() => ({ name: 'control', url: base() }), channel, perSecond);
+  }
 
   start(): this {
-    this.loop = this.run();
+    this.inner.start();
     return this;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
+  stop(): Promise<void> {
+    return this.inner.stop();
   }
 
-  private async run(): Promise<void> {
-    const every = 1000 / this.perSecond;
-    let next = Date.now();
-    for (let n = 1; !this.stopped; n++) {
-      await delay(next - Date.now());
-      next = Math.max(next + every, Date.now());
-      this.attempts = n;
-      try {
-        const res = await fetch(`${this.base()}/v1/publish`, {
-          method: 'POST',
-          headers: BACKEND,
-          body: JSON.stringify({ tenant: 'demo', channel: this.channel, data: { n } }),
-          signal: AbortSignal.timeout(3000),
-        });
-        const body = (await res.json()) as { seq?: number };
-        if (res.status === 200 && typeof body.seq === 'number') this.acked.push({ n, seq: body.seq, at: Date.now() });
-      } catch {
-        // Down or restarting: this counter is not acknowledged (it may still have been stored); go on.
-      }
-    }
+  /** The publishes answered 200, in order, with the time of their answer. */
+  get acked(): Ack[] {
+    return [...this.inner.acked.values()].map((a) => ({ n: a.n, seq: a.seq as number, at: a.doneAt }));
+  }
+
+  /** Publishes attempted. */
+  get attempts(): number {
+    return this.inner.attempts.length;
   }
 }
 

@@ -36,7 +36,8 @@ export class SteadyPublisher {
   private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly target: () => Proc,
+    /** Where each publish goes (a control-API process; only its name and URL are used). */
+    private readonly target: () => Pick<Proc, 'name' | 'url'>,
     private readonly channel: string,
     private readonly perSecond: number,
   ) {}
@@ -71,7 +72,7 @@ export class SteadyPublisher {
     }
   }
 
-  private async publish(n: number, proc: Proc): Promise<Attempt> {
+  private async publish(n: number, proc: Pick<Proc, 'name' | 'url'>): Promise<Attempt> {
     const sentAt = Date.now();
     const base = { n, proc: proc.name, sentAt };
     try {

@@ -34,6 +34,9 @@ const MAX_FAILURES = 5;
 
 const req = (method: string, path: string, o: Partial<Req> = {}): Req => ({ method, path, query: [], auth: undefined, contentType: undefined, body: undefined, ...o });
 
+/** The admin token of the fuzzed server's tenants (testkit TENANTS). */
+const ADMIN = 'Bearer test-admin-token';
+
 /** The valid requests of docs/control-api.md and the dialect pages, aimed at `conn` where they name a connection. */
 function seeds(c: Credentials, conn: string): Req[] {
   const B = DEMO_BACKEND;
@@ -61,25 +64,18 @@ function seeds(c: Credentials, conn: string): Req[] {
     req('POST', '/v1/monorail/workflow-logs/broadcast', { auth: B, query: demo, body: fromJs({ message: { handler: 'notice' }, connections: [conn] }) }),
     req('GET', '/token', { query: [['site', 'demo']] }),
     req('POST', '/post', { query: [['site', 'demo']], body: fromJs({ channel: 'foo', message: { text: 'hello' }, token: c.siteToken, auth: postAuth(c.siteToken) }) }),
-    req('GET', '/stats', { auth: 'Bearer test-admin-token' }),
+    req('GET', '/stats', { auth: ADMIN }),
     req('POST', '/bartnet/authorize', { auth: B, body: fromJs({ customer_id: 'abc1234' }) }),
     req('GET', '/otter/channels/room%201/clients', { auth: B, query: demo }),
     req('GET', '/v1/sse', { auth: `Bearer ${c.nativeToken}`, query: [['tenant', 'demo'], ['channel', 'chat:lobby'], ['channel', 'live:x']] }),
     req('GET', '/v1/sse', { query: [['tenant', 'demo'], ['channel', 'chat:lobby'], ['token', c.chatToken], ['lastEventId', '3.0123456789ab']] }),
     req('GET', '/v1/sse', { query: [['tenant', 'other'], ['channel', 'news'], ['channel', 'chat:x'], ['lastEventId', '0_0']] }),
-    req('GET', '/admin/api/overview', { auth: 'Bearer test-admin-token' }),
-    req('GET', '/admin/api/channels', { auth: 'Bearer test-admin-token', query: [['tenant', 'demo'], ['limit', '5']] }),
-    req('GET', '/admin/api/channel', { auth: 'Bearer test-admin-token', query: [['tenant', 'demo'], ['channel', 'chat:lobby'], ['limit', '10']] }),
-    req('POST', '/admin/api/publish', { auth: 'Bearer test-admin-token', contentType: json, body: fromJs({ tenant: 'demo', channel: 'news:world', data: { from: 'admin' } }) }),
-    req('GET', `/admin/api/connections/${c64}`, { auth: 'Bearer test-admin-token' }),
-    req('DELETE', `/admin/api/connections/${c64}`, { auth: 'Bearer test-admin-token' }),
-    req('DELETE', `/admin/api/connections/${c64}`, { auth: 'Bearer test-admin-token' }),
-    req('GET', '/admin/api/overview', { auth: 'Bearer test-admin-token' }),
-    req('GET', '/admin/api/channels', { auth: 'Bearer test-admin-token', query: [['tenant', 'demo'], ['limit', '5']] }),
-    req('GET', '/admin/api/channel', { auth: 'Bearer test-admin-token', query: [['tenant', 'demo'], ['channel', 'chat:lobby'], ['limit', '10']] }),
-    req('POST', '/admin/api/publish', { auth: 'Bearer test-admin-token', contentType: json, body: fromJs({ tenant: 'demo', channel: 'news:world', data: { from: 'admin' } }) }),
-    req('GET', `/admin/api/connections/${c64}`, { auth: 'Bearer test-admin-token' }),
-    req('DELETE', `/admin/api/connections/${c64}`, { auth: 'Bearer test-admin-token' }),
+    req('GET', '/admin/api/overview', { auth: ADMIN }),
+    req('GET', '/admin/api/channels', { auth: ADMIN, query: [['tenant', 'demo'], ['limit', '5']] }),
+    req('GET', '/admin/api/channel', { auth: ADMIN, query: [['tenant', 'demo'], ['channel', 'chat:lobby'], ['limit', '10']] }),
+    req('POST', '/admin/api/publish', { auth: ADMIN, contentType: json, body: fromJs({ tenant: 'demo', channel: 'news:world', data: { from: 'admin' } }) }),
+    req('GET', `/admin/api/connections/${c64}`, { auth: ADMIN }),
+    req('DELETE', `/admin/api/connections/${c64}`, { auth: ADMIN }),
     req('GET', '/healthz'),
     req('GET', '/readyz'),
   ];
