@@ -80,6 +80,11 @@ export class Recorder<T = unknown> {
 export interface Ack {
   readonly n: number;
   readonly seq: number;
+  /**
+   * When it was sent. Split a kill by this, not by the answer's time: a publish sent before a
+   * server is killed and answered 200 was stored by that server, even when its answer is
+   * read after the kill.
+   */
   readonly at: number;
 }
 
@@ -104,9 +109,9 @@ export class SteadyPublisher {
     return this.inner.stop();
   }
 
-  /** The publishes answered 200, in order, with the time of their answer. */
+  /** The publishes answered 200, in order, with the time each was sent. */
   get acked(): Ack[] {
-    return [...this.inner.acked.values()].map((a) => ({ n: a.n, seq: a.seq as number, at: a.doneAt }));
+    return [...this.inner.acked.values()].map((a) => ({ n: a.n, seq: a.seq as number, at: a.sentAt }));
   }
 
   /** Publishes attempted. */
