@@ -129,6 +129,27 @@ test('native: a publish with ack:false gets no reply on success, still an error 
   assert.match(bad.error.message, /ack/);
 });
 
+test('native: a command\'s answer comes before the message of a publish sent after it', async (t) => {
+  const s = await startDev(t);
+  const c = await authed(t, s);
+  await call(c, { type: 'subscribe', channel: 'chat:o' });
+  // Sent back to back (one read on the server): the refused publish's error is queued for the
+  // end of the turn while the next publish reaches the channel's topic at once.
+  const relevant = (f: any): boolean => f.type === 'reply' || f.type === 'message';
+  for (let i = 0; i < 50; i++) {
+    const ack = i % 2 === 0;
+    c.send({ type: 'publish', id: `no${i}`, channel: 'news', data: 1 });
+    c.send({ type: 'publish', id: `yes${i}`, ack, channel: 'chat:o', data: { i } });
+    const [first] = await c.take(1, relevant);
+    assert.equal(first.id, `no${i}`, `round ${i}: ${JSON.stringify(first)}`);
+    assert.equal(first.error.name, 'permission_denied');
+    // The second publish's own reply and message are not ordered with each other.
+    const rest = await c.take(ack ? 2 : 1, relevant);
+    assert.deepEqual(rest.filter((f) => f.type === 'message').map((f) => f.data.i), [i]);
+  }
+  assert.deepEqual(c.frames, []);
+});
+
 test('native: presence lists subscribers of presence channels', async (t) => {
   const s = await startDev(t);
   const a = await authed(t, s, { user: 'alice', info: { color: 'red' } });

@@ -231,6 +231,10 @@ export class CommandRunner {
 
   private publish(s: Session, req: unknown, cmd: Publish): boolean {
     this.allowed(s, cmd.channel.name);
+    // Answers already queued for this connection go first: its message may reach the
+    // channel's topic in this turn (the embedded engine delivers at once), and uWS would write
+    // it ahead of them. Nothing queued (the usual case): no write.
+    s.flush();
     const from = s.clientInfo();
     const stored = this.publisher.publish(cmd.channel, cmd.data, from);
     const up = cmd.up;
