@@ -2,8 +2,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { signClientToken } from '@switchyard/shared';
-import { eventually, startNatsServer, testTenants } from '@switchyard/testkit';
+import { eventually, startNatsServer, testTenants, type NatsServer } from '@switchyard/testkit';
 import { startProc, tenantsFile, type Proc } from './cli-process.js';
+import { Balancer } from './tcp-balancer.js';
 import { Client, TENANTS, backend, connect, http, startDev, wsUrl } from './helpers.js';
 
 // Join and leave frames (docs/protocol.md#join-and-leave), one node and a cluster of processes.
@@ -64,21 +65,25 @@ test('join/leave on one node: tabs of one user, unsubscribe, disconnect', async 
   assert.equal((await http(s, 'GET', '/v1/presence/events?tenant=demo')).status, 401);
 });
 
-/** nats-server, `controls` control APIs and two gateways (`a`, `b`), each its own process. */
-async function cluster(t: TestContext, controls = 1): Promise<{ a: Proc; b: Proc; controls: Proc[]; restartB: () => Promise<Proc> }> {
+/**
+ * nats-server, `controls` control APIs and two gateways (`a`, `b`), each its own process.
+ * Gateway a reaches NATS through `linkA`, a TCP relay that can cut it off alone.
+ */
+async function cluster(t: TestContext, controls = 1): Promise<{ a: Proc; b: Proc; controls: Proc[]; restartB: () => Promise<Proc>; nats: NatsServer; linkA: Balancer }> {
   const nats = await startNatsServer();
   t.after(() => nats.stop());
   const file = tenantsFile(t, TENANTS_JL);
   const prefix = `jl${randomBytes(4).toString('hex')}`;
-  const args = (node: string): string[] => ['--nats', nats.url, '--nats-prefix', prefix, '--tenants', file, '--node-id', node];
+  const linkA = await Balancer.start(t, [nats.port]);
+  const args = (node: string, url = nats.url): string[] => ['--nats', url, '--nats-prefix', prefix, '--tenants', file, '--node-id', node];
   const cs: Proc[] = [];
   for (let i = 0; i < controls; i++) cs.push(await startProc(t, `control${i}`, 'control-api', args(`control${i}`)));
-  const [a, b] = await Promise.all([startProc(t, 'a', 'gateway', args('gwa')), startProc(t, 'b', 'gateway', args('gwb'))]);
+  const [a, b] = await Promise.all([startProc(t, 'a', 'gateway', args('gwa', `nats://127.0.0.1:${linkA.port}`)), startProc(t, 'b', 'gateway', args('gwb'))]);
   await eventually(async () => {
     for (const p of [...cs, a, b]) if ((await fetch(`${p.url}/readyz`, { signal: AbortSignal.timeout(1000) })).status !== 200) return false;
     return true;
   }, 'every process ready', { timeoutMs: 20_000, everyMs: 100 });
-  return { a, b, controls: cs, restartB: () => startProc(t, 'b2', 'gateway', args('gwb')) };
+  return { a, b, controls: cs, restartB: () => startProc(t, 'b2', 'gateway', args('gwb')), nats, linkA };
 }
 
 interface FeedEvent {
@@ -102,6 +107,8 @@ async function feed(control: Proc): Promise<FeedEvent[]> {
   }
 }
 const ws = (p: Proc): string => p.url.replace(/^http/, 'ws');
+/** The feed's changes of one connection, in order. */
+const story = (events: FeedEvent[], conn: string): string[] => events.filter((e) => e.conn === conn).map((e) => e.type);
 
 test('join/leave in a cluster: joins and leaves of another gateway; a SIGKILLed gateway\'s connections leave within the bound, once each', async (t) => {
   const { a, b, controls } = await cluster(t, 2);
@@ -110,14 +117,16 @@ test('join/leave in a cluster: joins and leaves of another gateway; a SIGKILLed 
   const tab1 = await member(t, ws(b), 'bob', 'room:1', { name: 'Bob' });
   const tab2 = await member(t, ws(b), 'bob', 'room:1', { name: 'Bob' });
   const local = await member(t, ws(a), 'carol', 'room:1');
-  const joins = await sub.c.take(3, isJl, 5000);
+  // Joins on different gateways have no order between them (b's come through NATS).
+  const byConn = (x: { conn?: unknown }, y: { conn?: unknown }): number => String(x.conn).localeCompare(String(y.conn));
+  const joins = (await sub.c.take(3, isJl, 5000)).sort(byConn);
   assert.deepEqual(joins, [
     { type: 'join', channel: 'room:1', conn: tab1.conn, user: 'bob', info: { name: 'Bob' } },
     { type: 'join', channel: 'room:1', conn: tab2.conn, user: 'bob', info: { name: 'Bob' } },
     { type: 'join', channel: 'room:1', conn: local.conn, user: 'carol' },
-  ]);
+  ].sort(byConn));
   // B's subscriber sees A's connections join, and B's own through its hub (once, not echoed back by NATS).
-  assert.deepEqual((await early.c.take(4, isJl, 5000)).map((f) => f.conn), [sub.conn, tab1.conn, tab2.conn, local.conn]);
+  assert.deepEqual((await early.c.take(4, isJl, 5000)).map((f) => f.conn).sort(), [sub.conn, tab1.conn, tab2.conn, local.conn].sort());
 
   tab1.c.close();
   assert.deepEqual(await sub.c.nextWhere(isJl, 5000), { type: 'leave', channel: 'room:1', conn: tab1.conn, user: 'bob' });
@@ -172,7 +181,6 @@ test('join/leave in a cluster: a paused gateway (SIGSTOP) is declared dead, and 
   // Each observer checks its deadlines on its own timer: the control APIs may declare the node
   // dead up to a check interval after gateway a did (later on a loaded machine). Resuming it
   // before any of them had would rightly leave the feed without these leaves.
-  const story = (events: FeedEvent[], conn: string): string[] => events.filter((e) => e.conn === conn).map((e) => e.type);
   await eventually(async () => {
     const events = await feed(controls[0] as Proc);
     return story(events, m1.conn).includes('leave') && story(events, m2.conn).includes('leave');
@@ -210,4 +218,45 @@ test('join/leave in a cluster: a gateway restarted with the same node id makes i
   t.diagnostic(`the old run's connection left ${tookMs} ms after the restart began`);
   assert.ok(tookMs < 10_000, `well before the 15 s deadline: ${tookMs} ms`);
   await noMore(sub.c, 1000);
+});
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('join/leave in a cluster: a NATS restart loses no leave and invents none', async (t) => {
+  const { a, b, controls, nats } = await cluster(t);
+  const sub = await member(t, ws(a), 'alice', 'room:1');
+  const m1 = await member(t, ws(b), 'bob', 'room:1');
+  const m2 = await member(t, ws(b), 'bea', 'room:1');
+  assert.deepEqual((await sub.c.take(2, isJl, 5000)).map((f) => `${f.type} ${f.conn}`), [`join ${m1.conn}`, `join ${m2.conn}`]);
+  await nats.kill();
+  await delay(500);
+  m1.c.close(); // leaves while no node can tell the others
+  await delay(3000);
+  await nats.restart();
+  // Both gateways reconnect, in either order: a's list after its reconnect may find b not back yet.
+  assert.deepEqual(await sub.c.nextWhere(isJl, 20_000), { type: 'leave', channel: 'room:1', conn: m1.conn, user: 'bob' });
+  await noMore(sub.c, 8000); // m2 never left: no leave, no join again
+  const events = await feed(controls[0] as Proc);
+  assert.deepEqual(story(events, m1.conn), ['join', 'leave']);
+  assert.deepEqual(story(events, m2.conn), ['join']);
+});
+
+test('join/leave in a cluster: a gateway cut off from NATS past the dead-node deadline blames itself, and learns the leaves it missed', async (t) => {
+  const { a, b, controls, linkA, nats } = await cluster(t);
+  const sub = await member(t, ws(a), 'alice', 'room:1');
+  const m1 = await member(t, ws(b), 'bob', 'room:1');
+  const m2 = await member(t, ws(b), 'bea', 'room:1');
+  assert.deepEqual((await sub.c.take(2, isJl, 5000)).map((f) => `${f.type} ${f.conn}`), [`join ${m1.conn}`, `join ${m2.conn}`]);
+  linkA.cut();
+  await delay(500);
+  m1.c.close(); // b tells the others; a cannot hear it
+  await eventually(async () => story(await feed(controls[0] as Proc), m1.conn).includes('leave'), 'the feed has the leave', { timeoutMs: 5000, everyMs: 100 });
+  await delay(17_000); // past the 15 s deadline: a heard no heartbeat from b, but the silence is its own
+  assert.deepEqual(sub.c.frames.filter(isJl), [], 'nothing while cut off');
+  linkA.targets = [nats.port];
+  assert.deepEqual(await sub.c.nextWhere(isJl, 15_000), { type: 'leave', channel: 'room:1', conn: m1.conn, user: 'bob' });
+  await noMore(sub.c, 8000);
+  const events = await feed(controls[0] as Proc);
+  assert.deepEqual(story(events, m1.conn), ['join', 'leave']);
+  assert.deepEqual(story(events, m2.conn), ['join']);
 });

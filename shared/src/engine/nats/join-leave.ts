@@ -6,6 +6,7 @@ import { nodeOf, type PresenceChange, type PresenceChangeHandler, type PresenceE
 import type { BrokerConnection } from './connection.js';
 import { errorText, guardedCallback } from './errors.js';
 import type { NatsTimings } from './options.js';
+import type { PresenceAnswers } from './presence.js';
 import { channelFromToken, type Subjects } from './subjects.js';
 
 /** A `P.jl.*` event: the change, plus the boot id of the gateway process that sent it. */
@@ -37,6 +38,8 @@ interface Watched {
   seeding: Set<string> | undefined;
   /** While a resync list is out: connections with events meanwhile (the events are newer than the list). */
   touched: Set<string> | undefined;
+  /** How many resync lists are out (they share `touched`). */
+  resyncs: number;
 }
 
 interface NodeSeen {
@@ -59,6 +62,9 @@ interface NodeSeen {
  * `deadAfterMs` is dead: its known members leave. A node whose boot id changed (restarted
  * with the same node id) lost its old members: they leave at once. Events of this node's own
  * connections are ignored: the hub announces those itself.
+ *
+ * A node cut off from NATS blames itself too: its dead-node check waits until it is back,
+ * and then lists each watched channel again (`resync`), trusting only the nodes that answered.
  *
  * A gateway that was paused (SIGSTOP, a long GC, a frozen VM) notices the gap in its own
  * timers: as a sender it announces its members again (`join`: the others may have declared
@@ -85,6 +91,11 @@ export class JoinLeaveRelay implements PresenceEvents {
   private lastBeat = 0;
   private lastCheck = 0;
   private readonly timers: NodeJS.Timeout[] = [];
+  /**
+   * Nodes that did not answer the list after this node's reconnect (gone, or not back yet):
+   * their members were kept, and are checked against a new list when the node is next heard.
+   */
+  private readonly unconfirmed = new Set<string>();
 
   constructor(
     private readonly conn: BrokerConnection,
@@ -93,7 +104,7 @@ export class JoinLeaveRelay implements PresenceEvents {
     private readonly log: Logger,
     /** This node's id; undefined for processes that hold no connections (the control API). */
     private readonly node: string | undefined,
-    private readonly list: (ch: ChannelRef) => Promise<PresenceEntry[]>,
+    private readonly list: (ch: ChannelRef) => Promise<PresenceAnswers>,
     private readonly now: () => number = Date.now,
   ) {
     conn.stop.addEventListener('abort', () => {
@@ -141,7 +152,7 @@ export class JoinLeaveRelay implements PresenceEvents {
         if (w === undefined) {
           const ref = resolve(tenant, name);
           if (ref === undefined || ref.opts.joinLeave !== true) return;
-          w = { ref, members: new Map(), sub: undefined, seeding: new Set(), touched: undefined };
+          w = { ref, members: new Map(), sub: undefined, seeding: new Set(), touched: undefined, resyncs: 0 };
           this.watched.set(ref.key, w);
           void this.seed(w);
         }
@@ -211,26 +222,46 @@ export class JoinLeaveRelay implements PresenceEvents {
    * while we were away (its leave is announced now), an unknown one joined (its join is).
    */
   reconnected(): void {
+    // The silence while we were away was ours: every node gets a fresh deadline.
+    const now = this.now();
+    for (const n of this.nodes.values()) n.at = now;
     this.announceAgain();
     for (const w of this.watched.values()) void this.resync(w);
   }
 
-  private async resync(w: Watched): Promise<void> {
-    let entries: PresenceEntry[];
-    const touched = (w.touched = new Set());
+  /**
+   * Reconciles a watched channel with a new list. A known member the list lacks left while
+   * this node could not hear it, if its node answered; a node that did not answer (gone, or
+   * not reconnected yet: its leave may be lost) is listed again when next heard from
+   * (`recheck`: then an absent member of that node leaves), or its deadline passes.
+   */
+  private async resync(w: Watched, recheck?: string): Promise<void> {
+    let answers: PresenceAnswers;
+    const touched = (w.touched ??= new Set());
+    w.resyncs++;
     try {
-      entries = await this.list(w.ref);
+      answers = await this.list(w.ref);
     } catch (err) {
       this.log.warn({ err: errorText(err), channel: w.ref.key }, 'join/leave: presence list failed after a reconnect');
       return;
     } finally {
-      if (w.touched === touched) w.touched = undefined;
+      if (--w.resyncs === 0) w.touched = undefined;
     }
     if (this.watched.get(w.ref.key) !== w) return;
     const listed = new Map<string, PresenceEntry>();
-    for (const e of entries) if (nodeOf(e.conn) !== this.node && !touched.has(e.conn)) listed.set(e.conn, e);
+    // A node of an older version names itself in no header: its entries show it answered.
+    const answered = new Set(answers.nodes);
+    for (const e of answers.entries) {
+      answered.add(nodeOf(e.conn));
+      if (nodeOf(e.conn) !== this.node && !touched.has(e.conn)) listed.set(e.conn, e);
+    }
     for (const [conn, m] of w.members) {
       if (listed.has(conn) || touched.has(conn)) continue;
+      if (recheck !== undefined && m.node !== recheck) continue;
+      if (recheck === undefined && !answered.has(m.node)) {
+        this.unconfirmed.add(m.node);
+        continue;
+      }
       w.members.delete(conn);
       this.emit(w.ref, { type: 'leave', entry: m.entry, ...annField(m.ann) });
     }
@@ -272,7 +303,7 @@ export class JoinLeaveRelay implements PresenceEvents {
 
   watch(ref: ChannelRef): void {
     if (this.watched.has(ref.key)) return;
-    const w: Watched = { ref, members: new Map(), sub: undefined, seeding: new Set(), touched: undefined };
+    const w: Watched = { ref, members: new Map(), sub: undefined, seeding: new Set(), touched: undefined, resyncs: 0 };
     this.watched.set(ref.key, w);
     const nc = this.conn.current();
     if (nc === undefined) {
@@ -295,6 +326,7 @@ export class JoinLeaveRelay implements PresenceEvents {
       this.aliveSub?.unsubscribe();
       this.aliveSub = undefined;
       this.nodes.clear();
+      this.unconfirmed.clear();
     }
   }
 
@@ -309,9 +341,9 @@ export class JoinLeaveRelay implements PresenceEvents {
 
   /** The members that joined before this node watched: known, not announced (they joined before its subscribers). */
   private async seed(w: Watched): Promise<void> {
-    let entries: PresenceEntry[];
+    let answers: PresenceAnswers;
     try {
-      entries = await this.list(w.ref);
+      answers = await this.list(w.ref);
     } catch (err) {
       // Their later leaves will be dropped as unknown: logged, the subscribers list presence themselves.
       this.log.warn({ err: errorText(err), channel: w.ref.key }, 'join/leave: presence list failed');
@@ -319,7 +351,7 @@ export class JoinLeaveRelay implements PresenceEvents {
       return;
     }
     if (this.watched.get(w.ref.key) !== w) return;
-    for (const e of entries) {
+    for (const e of answers.entries) {
       const node = nodeOf(e.conn);
       if (node === this.node || w.members.has(e.conn) || w.seeding?.has(e.conn) === true) continue;
       this.heard(node, undefined);
@@ -358,6 +390,7 @@ export class JoinLeaveRelay implements PresenceEvents {
 
   /** Node `node` is alive now; a new boot id means its previous run's members are gone. */
   private heard(node: string, boot: string | undefined): void {
+    if (this.unconfirmed.delete(node)) for (const w of this.watched.values()) void this.resync(w, node);
     const n = this.nodes.get(node);
     if (n === undefined) {
       this.nodes.set(node, { at: this.now(), boot });
@@ -373,8 +406,9 @@ export class JoinLeaveRelay implements PresenceEvents {
     const now = this.now();
     const late = now - this.lastCheck > 3 * this.t.deadCheckEveryMs;
     this.lastCheck = now;
-    if (late) {
-      // This process was paused: the silence was ours. Every node gets a fresh deadline.
+    if (late || !this.conn.ready()) {
+      // This process was paused, or cut off from NATS: the silence was ours. Every node gets
+      // a fresh deadline (a node that died meanwhile is found dead a deadline after we are back).
       for (const n of this.nodes.values()) n.at = now;
       return;
     }

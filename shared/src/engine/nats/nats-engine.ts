@@ -54,7 +54,7 @@ export class NatsEngine implements Engine {
     this.relay = new LiveRelay(conn, subjects, this.history, this.collections, t, log);
     this.broker = new NatsBroker(conn, subjects, this.relay, log, o.replicas ?? 1);
     this.presenceEvents = new JoinLeaveRelay(conn, subjects, t, log, o.servePresence ? o.node : undefined, (ch) => this.presence.gather(ch));
-    this.presence = new NatsPresence(conn, subjects, t, log, this.presenceEvents);
+    this.presence = new NatsPresence(conn, subjects, t, log, o.servePresence ? o.node : undefined, this.presenceEvents);
     const feed = (this.presenceFeed = new NatsPresenceFeed(conn, subjects, log));
     if (o.manageStreams && presenceStream !== undefined) {
       this.feedWriter = new JoinLeaveRelay(conn, subjects, t, log, undefined, (ch) => this.presence.gather(ch));

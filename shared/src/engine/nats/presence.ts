@@ -1,4 +1,4 @@
-import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../log.js';
 import type { ChannelRef } from '../../model/channel.js';
 import type { Presence, PresenceEntry } from '../engine.js';
@@ -9,6 +9,15 @@ import { gather } from './node-rpc.js';
 import type { NatsTimings } from './options.js';
 import type { JoinLeaveRelay } from './join-leave.js';
 import { channelFromToken, type Subjects } from './subjects.js';
+
+/** The header in which a gateway's presence answer names the node. */
+const NODE_HEADER = 'Sy-Node';
+
+/** A presence list across nodes, and which nodes answered it. */
+export interface PresenceAnswers {
+  readonly entries: PresenceEntry[];
+  readonly nodes: ReadonlySet<string>;
+}
 
 /**
  * Presence across nodes without shared state: each gateway keeps its own connections'
@@ -24,6 +33,8 @@ export class NatsPresence implements Presence {
     private readonly subjects: Subjects,
     private readonly t: NatsTimings,
     private readonly log: Logger,
+    /** This node's id, named in its answers (gateways). */
+    private readonly node: string | undefined,
     /** Announces joins and leaves of `joinLeave` channels to the other nodes. */
     private readonly events?: JoinLeaveRelay,
   ) {}
@@ -38,8 +49,12 @@ export class NatsPresence implements Presence {
     return this.local.leave(ch, conn);
   }
 
-  /** Every node's entries (gateways add `ann` to those of `joinLeave` channels: for the join/leave relay). */
-  async gather(ch: ChannelRef): Promise<PresenceEntry[]> {
+  /**
+   * Every node's entries (gateways add `ann` to those of `joinLeave` channels: for the
+   * join/leave relay), and the nodes that answered: a node with no entry is told from one
+   * that did not answer (gone, or not reconnected yet) by the header it names itself in.
+   */
+  async gather(ch: ChannelRef): Promise<PresenceAnswers> {
     const nc = this.conn.nc();
     let replies: Msg[];
     try {
@@ -47,21 +62,24 @@ export class NatsPresence implements Presence {
     } catch (err) {
       throw unavailable(this.log, err, 'presence gather failed', { channel: ch.key });
     }
-    const out: PresenceEntry[] = [];
+    const entries: PresenceEntry[] = [];
+    const nodes = new Set<string>();
     for (const r of replies) {
+      const node = r.headers?.get(NODE_HEADER);
+      if (node !== undefined && node !== '') nodes.add(node);
       if (r.data.length === 0) continue;
       try {
-        out.push(...(JSON.parse(r.string()) as PresenceEntry[]));
+        entries.push(...(JSON.parse(r.string()) as PresenceEntry[]));
       } catch {
         this.log.warn({ subject: r.subject }, 'malformed presence reply'); // one bad node must not hide the others
       }
     }
-    return out;
+    return { entries, nodes };
   }
 
   async list(ch: ChannelRef): Promise<PresenceEntry[]> {
-    const all = await this.gather(ch);
-    return all.map((e) => ({ conn: e.conn, ...(e.user !== undefined ? { user: e.user } : {}), ...(e.info !== undefined ? { info: e.info } : {}) }));
+    const { entries } = await this.gather(ch);
+    return entries.map((e) => ({ conn: e.conn, ...(e.user !== undefined ? { user: e.user } : {}), ...(e.info !== undefined ? { info: e.info } : {}) }));
   }
 
   /** Answers every presence request with this node's local entries (gateways do). */
@@ -89,6 +107,8 @@ export class NatsPresence implements Presence {
       const ann = this.events?.annOf(key, e.conn);
       return ann === undefined ? e : { ...e, ann } as PresenceEntry;
     };
-    m.respond(JSON.stringify(entries.map(withAnn)));
+    const h = headers();
+    if (this.node !== undefined) h.set(NODE_HEADER, this.node);
+    m.respond(JSON.stringify(entries.map(withAnn)), { headers: h });
   }
 }
