@@ -1,7 +1,6 @@
 import type { TestContext } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { TENANTS } from '@switchyard/testkit';
 import { join, resolve } from 'node:path';
@@ -84,15 +83,4 @@ export function tenantsFile(t: TestContext, tenants: unknown = TENANTS): string 
   return file;
 }
 
-/**
- * A port nothing listens on now, for a server that must come back on the same port after a
- * kill: one the kernel picks for `--port 0` is bound without SO_REUSEADDR, and the killed
- * server's connections would hold it for a minute.
- */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort } from '@switchyard/testkit';

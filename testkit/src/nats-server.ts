@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 /** A real nats-server with JetStream, on a free port, for tests. */
@@ -15,6 +16,16 @@ export interface NatsServer {
   kill(): Promise<void>;
   /** Starts it again on the same port with the same store directory (JetStream data survives). */
   restart(): Promise<void>;
+  /** Its server name (`-n`), as JetStream names stream leaders. */
+  readonly name: string;
+}
+
+/** A member of a nats-server cluster: its name, its route port, and every member's route port. */
+interface ClusterMember {
+  readonly cluster: string;
+  readonly name: string;
+  readonly routePort: number;
+  readonly routePorts: readonly number[];
 }
 
 const DEADLINE_MS = 10_000;
@@ -25,8 +36,14 @@ const DEADLINE_MS = 10_000;
  * chosen port from the ports file. Needs Debian's nats-server on the PATH (`.ci/run` and
  * `npm test` install it when they can).
  */
-export async function startNatsServer(o: { readonly user?: string; readonly pass?: string } = {}): Promise<NatsServer> {
+export async function startNatsServer(o: { readonly user?: string; readonly pass?: string; readonly member?: ClusterMember } = {}): Promise<NatsServer> {
   const root = mkdtempSync(join(tmpdir(), 'sy-nats-'));
+  const name = o.member?.name ?? `sy-${root.slice(-6)}`;
+  const m = o.member;
+  const cluster =
+    m === undefined
+      ? []
+      : ['--cluster_name', m.cluster, '--cluster', `nats://127.0.0.1:${m.routePort}`, '--routes', m.routePorts.filter((p) => p !== m.routePort).map((p) => `nats://127.0.0.1:${p}`).join(',')];
   const store = join(root, 'store');
   let child: ChildProcess;
   let port = -1;
@@ -34,7 +51,7 @@ export async function startNatsServer(o: { readonly user?: string; readonly pass
   const launch = async (p: number): Promise<void> => {
     const portsDir = mkdtempSync(join(root, 'ports-'));
     const auth = o.user !== undefined ? ['--user', o.user, '--pass', o.pass ?? ''] : [];
-    child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', store, '--ports_file_dir', portsDir, ...auth], {
+    child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(p), '-n', name, '-js', '-sd', store, '--ports_file_dir', portsDir, ...auth, ...cluster], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -74,6 +91,7 @@ export async function startNatsServer(o: { readonly user?: string; readonly pass
 
   await launch(-1);
   return {
+    name,
     get url() {
       return `nats://127.0.0.1:${port}`;
     },
@@ -93,4 +111,47 @@ export async function startNatsServer(o: { readonly user?: string; readonly pass
       await launch(port);
     },
   };
+}
+
+/** A JetStream cluster of nats-servers on loopback (for replicated streams). */
+export interface NatsCluster {
+  readonly servers: readonly NatsServer[];
+  /** Every member's client URL, comma-separated (the form `--nats` takes). */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `size` nats-servers (default 3) routed to one another as one JetStream cluster. The
+ * route ports are chosen free beforehand, since each member names the others. JetStream
+ * elects its meta leader a few seconds after the routes connect: clients that create streams
+ * retry until it has (the control API does).
+ */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const routePorts: number[] = [];
+  for (let i = 0; i < size; i++) routePorts.push(await freePort());
+  const cluster = `sy${Math.random().toString(36).slice(2, 8)}`;
+  const servers = await Promise.all(routePorts.map((routePort, i) => startNatsServer({ member: { cluster, name: `${cluster}-${i}`, routePort, routePorts } })));
+  return {
+    servers,
+    get url() {
+      return servers.map((s) => s.url).join(',');
+    },
+    async stop() {
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+}
+
+/**
+ * A port nothing listens on now, for a server that must come back on the same port after a
+ * kill (one the kernel picks for port 0 is bound without SO_REUSEADDR, and the killed
+ * server's connections would hold it for a minute), or one others must know in advance.
+ */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

@@ -21,10 +21,10 @@ const REQUEST_TIMEOUT_MS = 6000;
  * A backend publishing `{n, sentAt}` to one channel through the control API at a fixed rate,
  * one request at a time (so the 200s it gets are in the order the messages were stored), and
  * "retrying" by going on: every attempt carries a new counter. That keeps the check exact
- * without an idempotency key, which the API does not have: a publish that failed may still
- * have been stored (a timeout, nats-server dying after it stored the message), so a counter
- * that was not acknowledged may arrive, once; an acknowledged counter must arrive exactly
- * once; no counter may arrive twice.
+ * for a backend that sends no idempotency key (cli/test/nats-cluster.test.ts retries with
+ * one): a publish that failed may still have been stored (a timeout, nats-server dying
+ * after it stored the message), so a counter that was not acknowledged may arrive, once; an
+ * acknowledged counter must arrive exactly once; no counter may arrive twice.
  */
 export class SteadyPublisher {
   readonly attempts: Attempt[] = [];
