@@ -151,4 +151,32 @@ test('JetStream cluster, R3: the stream leader SIGKILLed mid-stream; a backend r
   }, 'every acknowledged message delivered', { timeoutMs: 15_000, everyMs: 100 });
   assert.deepEqual(got.map((m) => m.data.n), acked.map(([n]) => n));
   assert.deepEqual(got.map((m) => m.seq), acked.map(([, a]) => a.seq));
+
+  // A channel without history: keys are claimed in a replicated KV bucket; 20 racing
+  // requests over both control APIs publish once, with the killed server back in the cluster.
+  c.send({ type: 'subscribe', id: 3, channel: 'live:tick' });
+  assert.equal((await c.nextWhere((f) => f.type === 'reply' && f.id === 3)).error, undefined);
+  // Each request retries a 503 as a backend does (the bucket's first use creates it, which
+  // may time out while the restarted server catches up).
+  const keyed = async (i: number): Promise<{ status: number; body: { duplicate: boolean; time: number } }> => {
+    for (let attempt = 0; ; attempt++) {
+      const r = await fetch(`${controls[(i + attempt) % 2]!.url}/v1/publish`, {
+        method: 'POST',
+        headers: { ...backend, 'content-type': 'application/json', 'idempotency-key': `${prefix}-tick` },
+        body: JSON.stringify({ tenant: 'demo', channel: 'live:tick', data: { i } }),
+      });
+      const answer = { status: r.status, body: (await r.json()) as { duplicate: boolean; time: number } };
+      if (r.status !== 503 || attempt === 10) return answer;
+      await delay(200);
+    }
+  };
+  const race = await Promise.all(Array.from({ length: 20 }, (_, i) => keyed(i)));
+  assert.ok(race.every((r) => r.status === 200), JSON.stringify(race));
+  assert.equal(race.filter((r) => !r.body.duplicate).length, 1);
+  assert.equal(new Set(race.map((r) => r.body.time)).size, 1);
+  const bucket = (await jsm.streams.list().next()).find((i) => i.config.name.startsWith(`KV_${prefix.toUpperCase()}_IDEM_demo_`));
+  assert.equal(bucket?.config.num_replicas, 3, 'the claims bucket is replicated');
+  await c.nextWhere((f) => f.type === 'message' && f.channel === 'live:tick', 5000);
+  await delay(500);
+  assert.deepEqual(c.frames.filter((f) => (f as { type?: string }).type === 'message'), [], 'published once');
 });

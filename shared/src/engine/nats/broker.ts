@@ -7,7 +7,7 @@ import type { Broker, DeliveryHandler, IdempotencyKey, PublishOptions, Published
 import { fromJson, messageHeaders, storedToMessage } from './codec.js';
 import type { BrokerConnection } from './connection.js';
 import { errorText, unavailable } from './errors.js';
-import { KvIdempotency, msgId } from './idempotency.js';
+import { KvIdempotency, msgId, type Claim } from './idempotency.js';
 import type { LiveRelay } from './live-relay.js';
 import { Header, type Subjects } from './subjects.js';
 
@@ -50,24 +50,23 @@ export class NatsBroker implements Broker {
       if (ack.duplicate) return this.original(ch, ack.seq, data, time);
       seq = ack.seq;
     } else {
-      if (idem !== undefined) {
-        const first = await this.claim(ch, idem, time);
-        if (first !== undefined) return { seq: 0, time: first, data, duplicate: true };
-      }
+      const claim = idem === undefined ? undefined : await this.claim(ch, idem, time);
+      if (claim?.first !== undefined) return { seq: 0, time: claim.first > 0 ? claim.first : time, data, duplicate: true };
       try {
         nc.publish(this.subjects.live(ch), data, { headers: h });
       } catch (err) {
-        if (idem !== undefined) {
-          this.keys.release(ch, idem).catch((e: unknown) => this.log.warn({ err: errorText(e), channel: ch.key }, 'idempotency key not released'));
-        }
+        claim?.release().catch((e: unknown) => this.log.warn({ err: errorText(e), channel: ch.key }, 'idempotency key not released'));
         throw unavailable(this.log, err, 'live publish failed', { channel: ch.key });
       }
+      // Not awaited: the message is out. Should this fail, the claim looks abandoned later and
+      // a repeat after that publishes again (logged: the one way a key can publish twice).
+      claim?.done().catch((e: unknown) => this.log.warn({ err: errorText(e), channel: ch.key }, 'idempotency claim not marked done'));
     }
     return from === undefined ? { seq, time, data } : { seq, time, data, from };
   }
 
-  /** Claims a key of a channel without history (undefined: publish); fails as `unavailable`. */
-  private async claim(ch: ChannelRef, idem: IdempotencyKey, time: number): Promise<number | undefined> {
+  /** Claims a key of a channel without history; fails as `unavailable`. */
+  private async claim(ch: ChannelRef, idem: IdempotencyKey, time: number): Promise<Claim> {
     try {
       return await this.keys.claim(ch, idem, time);
     } catch (err) {
