@@ -260,3 +260,33 @@ test('join/leave in a cluster: a gateway cut off from NATS past the dead-node de
   assert.deepEqual(story(events, m1.conn), ['join', 'leave']);
   assert.deepEqual(story(events, m2.conn), ['join']);
 });
+
+test('join/leave in a cluster: a gateway that answers the seeding list too late still has its members\' leaves announced', async (t) => {
+  const { a, b } = await cluster(t);
+  const early1 = await member(t, ws(b), 'erin', 'room:1');
+  const early2 = await member(t, ws(b), 'eve', 'room:2');
+  // b cannot answer while a seeds both channels: a's lists get a's answer only.
+  process.kill(b.pid, 'SIGSTOP');
+  t.after(() => {
+    try {
+      process.kill(b.pid, 'SIGCONT');
+    } catch {
+      // already gone
+    }
+  });
+  const sub = await member(t, ws(a), 'alice', 'room:1');
+  sub.c.send({ type: 'subscribe', id: 3, channel: 'room:2' });
+  assert.equal((await sub.c.nextWhere((f) => f.type === 'reply' && f.id === 3)).error, undefined);
+  await delay(3000); // past the lists' 2 s wait
+  process.kill(b.pid, 'SIGCONT');
+  // room:1: the first event from b is the leave of a member a never learned: handed on.
+  early1.c.close();
+  assert.deepEqual(await sub.c.nextWhere(isJl, 5000), { type: 'leave', channel: 'room:1', conn: early1.conn, user: 'erin' });
+  // room:2: b's next heartbeat makes a list the channel again and learn eve, silently...
+  await delay(6000);
+  assert.deepEqual(sub.c.frames.filter(isJl), [], 'no join for a member present before the subscriber');
+  // ...so that b's death announces her leave.
+  process.kill(b.pid, 'SIGKILL');
+  assert.deepEqual(await sub.c.nextWhere(isJl, 20_000), { type: 'leave', channel: 'room:2', conn: early2.conn, user: 'eve' });
+  await noMore(sub.c, 1000);
+});

@@ -40,6 +40,12 @@ interface Watched {
   touched: Set<string> | undefined;
   /** How many resync lists are out (they share `touched`). */
   resyncs: number;
+  /**
+   * The nodes whose members this node learned from a list (undefined until the seeding list
+   * answered). A node missing from it (its answer came too late) is listed again when heard
+   * from, and its leaves of members this node never knew are handed on.
+   */
+  answered: Set<string> | undefined;
 }
 
 interface NodeSeen {
@@ -152,7 +158,7 @@ export class JoinLeaveRelay implements PresenceEvents {
         if (w === undefined) {
           const ref = resolve(tenant, name);
           if (ref === undefined || ref.opts.joinLeave !== true) return;
-          w = { ref, members: new Map(), sub: undefined, seeding: new Set(), touched: undefined, resyncs: 0 };
+          w = { ref, members: new Map(), sub: undefined, seeding: new Set(), touched: undefined, resyncs: 0, answered: undefined };
           this.watched.set(ref.key, w);
           void this.seed(w);
         }
@@ -235,7 +241,7 @@ export class JoinLeaveRelay implements PresenceEvents {
    * not reconnected yet: its leave may be lost) is listed again when next heard from
    * (`recheck`: then an absent member of that node leaves), or its deadline passes.
    */
-  private async resync(w: Watched, recheck?: string): Promise<void> {
+  private async resync(w: Watched, recheck?: string, silent = false): Promise<void> {
     let answers: PresenceAnswers;
     const touched = (w.touched ??= new Set());
     w.resyncs++;
@@ -249,11 +255,11 @@ export class JoinLeaveRelay implements PresenceEvents {
     }
     if (this.watched.get(w.ref.key) !== w) return;
     const listed = new Map<string, PresenceEntry>();
-    // A node of an older version names itself in no header: its entries show it answered.
-    const answered = new Set(answers.nodes);
+    const answered = answeredBy(answers);
+    for (const n of answered) w.answered?.add(n);
     for (const e of answers.entries) {
-      answered.add(nodeOf(e.conn));
-      if (nodeOf(e.conn) !== this.node && !touched.has(e.conn)) listed.set(e.conn, e);
+      const node = nodeOf(e.conn);
+      if (node !== this.node && !touched.has(e.conn) && (!silent || node === recheck)) listed.set(e.conn, e);
     }
     for (const [conn, m] of w.members) {
       if (listed.has(conn) || touched.has(conn)) continue;
@@ -271,7 +277,8 @@ export class JoinLeaveRelay implements PresenceEvents {
       this.heard(node, undefined);
       const m: Member = { entry: entryOf(e), node, boot: this.nodes.get(node)?.boot, ann: annOf(e) };
       w.members.set(conn, m);
-      this.emit(w.ref, { type: 'join', entry: m.entry, ...annField(m.ann) });
+      // Silent: a member the seeding list missed joined before this node's subscribers.
+      if (!silent) this.emit(w.ref, { type: 'join', entry: m.entry, ...annField(m.ann) });
     }
   }
 
@@ -303,7 +310,7 @@ export class JoinLeaveRelay implements PresenceEvents {
 
   watch(ref: ChannelRef): void {
     if (this.watched.has(ref.key)) return;
-    const w: Watched = { ref, members: new Map(), sub: undefined, seeding: new Set(), touched: undefined, resyncs: 0 };
+    const w: Watched = { ref, members: new Map(), sub: undefined, seeding: new Set(), touched: undefined, resyncs: 0, answered: undefined };
     this.watched.set(ref.key, w);
     const nc = this.conn.current();
     if (nc === undefined) {
@@ -334,7 +341,9 @@ export class JoinLeaveRelay implements PresenceEvents {
     return nc.subscribe(this.subjects.aliveAll, {
       callback: guardedCallback<Msg>(this.log, 'heartbeat', (m) => {
         const node = m.subject.slice(m.subject.lastIndexOf('.') + 1);
-        if (node !== this.node) this.heard(node, m.data.length > 0 ? m.string() : undefined);
+        if (node === this.node) return;
+        this.heard(node, m.data.length > 0 ? m.string() : undefined);
+        for (const w of this.watched.values()) this.seedMissed(w, node);
       }),
     });
   }
@@ -358,6 +367,14 @@ export class JoinLeaveRelay implements PresenceEvents {
       w.members.set(e.conn, { entry: entryOf(e), node, boot: this.nodes.get(node)?.boot, ann: annOf(e) });
     }
     w.seeding = undefined;
+    w.answered = answeredBy(answers);
+  }
+
+  /** `node` did not answer the channel's seeding list (too late, under load): its members are listed again, silently. */
+  private seedMissed(w: Watched, node: string): void {
+    if (w.answered === undefined || w.answered.has(node)) return;
+    w.answered.add(node);
+    void this.resync(w, node, true);
   }
 
   private onEvent(w: Watched, m: Msg): void {
@@ -367,6 +384,8 @@ export class JoinLeaveRelay implements PresenceEvents {
     if (node === this.node || ev.boot === this.boot) return;
     this.heard(node, ev.boot);
     w.touched?.add(ev.conn);
+    const missed = w.answered !== undefined && !w.answered.has(node);
+    this.seedMissed(w, node);
     const ann = typeof ev.ann === 'number' ? ev.ann : undefined;
     if (ev.type === 'join') {
       const known = w.members.get(ev.conn);
@@ -382,6 +401,11 @@ export class JoinLeaveRelay implements PresenceEvents {
     const known = w.members.get(ev.conn);
     if (known === undefined) {
       w.seeding?.add(ev.conn);
+      if (missed) {
+        // A member from before this node watched, which the seeding list missed: its leave was never announced.
+        const entry: PresenceEntry = { conn: ev.conn, ...(ev.user !== undefined ? { user: ev.user } : {}) };
+        this.emit(w.ref, { type: 'leave', entry, ...annField(ann) });
+      }
       return; // never known, or already announced gone (its node was declared dead)
     }
     w.members.delete(ev.conn);
@@ -440,6 +464,13 @@ export class JoinLeaveRelay implements PresenceEvents {
       this.log.error({ err, channel: ref.key }, 'join/leave handler failed');
     }
   }
+}
+
+/** The nodes that answered a list; a node of an older version names itself in no header, but its entries show it answered. */
+function answeredBy(answers: PresenceAnswers): Set<string> {
+  const nodes = new Set(answers.nodes);
+  for (const e of answers.entries) nodes.add(nodeOf(e.conn));
+  return nodes;
 }
 
 /** A presence answer's entry: the entry, and the announcement number the gateway adds to it. */

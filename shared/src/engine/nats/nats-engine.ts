@@ -53,11 +53,11 @@ export class NatsEngine implements Engine {
     this.history = new NatsHistory(conn, subjects, streams, t, log);
     this.relay = new LiveRelay(conn, subjects, this.history, this.collections, t, log);
     this.broker = new NatsBroker(conn, subjects, this.relay, log, o.replicas ?? 1);
-    this.presenceEvents = new JoinLeaveRelay(conn, subjects, t, log, o.servePresence ? o.node : undefined, (ch) => this.presence.gather(ch));
+    this.presenceEvents = new JoinLeaveRelay(conn, subjects, t, log, o.servePresence ? o.node : undefined, (ch) => this.presence.gather(ch, t.joinLeaveStallMs));
     this.presence = new NatsPresence(conn, subjects, t, log, o.servePresence ? o.node : undefined, this.presenceEvents);
     const feed = (this.presenceFeed = new NatsPresenceFeed(conn, subjects, log));
     if (o.manageStreams && presenceStream !== undefined) {
-      this.feedWriter = new JoinLeaveRelay(conn, subjects, t, log, undefined, (ch) => this.presence.gather(ch));
+      this.feedWriter = new JoinLeaveRelay(conn, subjects, t, log, undefined, (ch) => this.presence.gather(ch, t.joinLeaveStallMs));
       this.feedWriter.setHandler((ch, c) => feed.write(ch, c));
     }
     this.nodes = new NatsNodeDirectory(conn, subjects, t, log);

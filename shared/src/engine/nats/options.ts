@@ -53,6 +53,12 @@ export interface NatsTimings {
   readonly deadAfterMs: number;
   /** How often a gateway looks for dead ones, ms. Default 1000. */
   readonly deadCheckEveryMs: number;
+  /**
+   * The join/leave relay's presence lists wait this long for more answers after each one,
+   * ms: longer than `presenceStallMs`, since nobody waits for them and a late answer costs
+   * a list again. Default 250.
+   */
+  readonly joinLeaveStallMs: number;
 }
 
 export const NATS_ENGINE_DEFAULTS: NatsTimings = Object.freeze({
@@ -71,6 +77,7 @@ export const NATS_ENGINE_DEFAULTS: NatsTimings = Object.freeze({
   aliveEveryMs: 5000,
   deadAfterMs: 15000,
   deadCheckEveryMs: 1000,
+  joinLeaveStallMs: 250,
 });
 
 /** Where the engine connects, and as whom. */

@@ -54,11 +54,11 @@ export class NatsPresence implements Presence {
    * join/leave relay), and the nodes that answered: a node with no entry is told from one
    * that did not answer (gone, or not reconnected yet) by the header it names itself in.
    */
-  async gather(ch: ChannelRef): Promise<PresenceAnswers> {
+  async gather(ch: ChannelRef, stallMs = this.t.presenceStallMs): Promise<PresenceAnswers> {
     const nc = this.conn.nc();
     let replies: Msg[];
     try {
-      replies = await gather(nc, this.subjects.presence(ch), this.t.presenceStallMs, this.t.gatherMaxWaitMs);
+      replies = await gather(nc, this.subjects.presence(ch), stallMs, this.t.gatherMaxWaitMs);
     } catch (err) {
       throw unavailable(this.log, err, 'presence gather failed', { channel: ch.key });
     }
