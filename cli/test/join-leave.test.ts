@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { signClientToken } from '@switchyard/shared';
 import { eventually, startNatsServer, testTenants, type NatsServer } from '@switchyard/testkit';
 import { startProc, tenantsFile, type Proc } from './cli-process.js';
+import { delay } from './faults/clock.js';
 import { Balancer } from './tcp-balancer.js';
 import { Client, TENANTS, backend, connect, http, startDev, wsUrl } from './helpers.js';
 
@@ -220,7 +221,6 @@ test('join/leave in a cluster: a gateway restarted with the same node id makes i
   await noMore(sub.c, 1000);
 });
 
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('join/leave in a cluster: a NATS restart loses no leave and invents none', async (t) => {
   const { a, b, controls, nats } = await cluster(t);
